@@ -1,0 +1,18 @@
+//! # nexwatt-engine
+//!
+//! The core of Nexwatt, an embeddable workflow-automation engine: the data
+//! model, the [`Storage`](storage::Storage), [`Connector`](connector::Connector)
+//! and [`Planner`](planner::Planner) traits, the step graph, and the runner.
+//!
+//! The other crates plug into this one: `nexwatt-storage-memory` and
+//! `nexwatt-storage-sled` implement `Storage`, `nexwatt-connectors` ships the
+//! connector catalog, and `nexwatt-server` serves the REST API.
+
+pub mod clock;
+pub mod connector;
+pub mod id;
+pub mod model;
+pub mod planner;
+pub mod storage;
+#[cfg(feature = "testkit")]
+pub mod testkit;
