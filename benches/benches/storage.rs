@@ -1,1 +1,2 @@
+//! Benchmark placeholder, replaced by its owner.
 fn main() {}

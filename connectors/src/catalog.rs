@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use nexwatt_engine::connector::{Catalog, ConnectorManifest, ConnectorVocabulary, OperationVocabulary};
+use nexwatt_engine::connector::{
+    Catalog, ConnectorManifest, ConnectorVocabulary, OperationVocabulary,
+};
 use serde::Deserialize;
 
 /// Why the catalog's data files do not load.
@@ -78,17 +80,23 @@ struct VocabularyFile {
 }
 
 /// Parses and merges one connector's two files.
-pub fn parse_connector(id: &str, manifest: &str, vocabulary: &str) -> Result<ConnectorManifest, CatalogError> {
+pub fn parse_connector(
+    id: &str,
+    manifest: &str,
+    vocabulary: &str,
+) -> Result<ConnectorManifest, CatalogError> {
     let manifest_file = format!("manifests/{id}.toml");
     let vocabulary_file = format!("vocabulary/{id}.toml");
-    let mut connector: ConnectorManifest = toml::from_str(manifest).map_err(|source| CatalogError::Parse {
-        file: manifest_file.clone(),
-        source,
-    })?;
-    let vocab: VocabularyFile = toml::from_str(vocabulary).map_err(|source| CatalogError::Parse {
-        file: vocabulary_file.clone(),
-        source,
-    })?;
+    let mut connector: ConnectorManifest =
+        toml::from_str(manifest).map_err(|source| CatalogError::Parse {
+            file: manifest_file.clone(),
+            source,
+        })?;
+    let vocab: VocabularyFile =
+        toml::from_str(vocabulary).map_err(|source| CatalogError::Parse {
+            file: vocabulary_file.clone(),
+            source,
+        })?;
     if connector.id != id {
         return Err(CatalogError::Invalid {
             file: manifest_file,

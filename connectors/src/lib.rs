@@ -8,3 +8,5 @@
 pub mod catalog;
 
 pub use catalog::{catalog, load_catalog, CatalogError};
+pub mod live;
+pub mod sandbox;

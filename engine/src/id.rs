@@ -209,7 +209,9 @@ mod tests {
         // The seed's illustrative ids are 24 characters (a real ULID has 26)
         // and contain `U`, which Crockford base32 excludes: they are
         // rejected with a reason, not mangled.
-        let err = "agt_01J8K2M9P3Q4R5S6T7U8V9W0".parse::<AgentId>().unwrap_err();
+        let err = "agt_01J8K2M9P3Q4R5S6T7U8V9W0"
+            .parse::<AgentId>()
+            .unwrap_err();
         assert_eq!(err.expected, "agt_");
     }
 

@@ -1,1 +1,1 @@
-//! placeholder
+//! Shared helpers for the end-to-end tests.

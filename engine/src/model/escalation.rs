@@ -20,15 +20,19 @@ pub enum EscalationReason {
     /// The step would break a rule (allowed connectors, description rules,
     /// host rules).
     RuleViolation,
+    /// A `core.approval` step waits for the sign-off the description asks
+    /// for. (An extension of the seed's four reasons.)
+    Approval,
 }
 
 impl EscalationReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [EscalationReason; 4] = [
+    pub const ALL: [EscalationReason; 5] = [
         Self::LowConfidence,
         Self::ApiError,
         Self::Timeout,
         Self::RuleViolation,
+        Self::Approval,
     ];
 
     /// The snake_case name used in JSON.
@@ -38,6 +42,7 @@ impl EscalationReason {
             Self::ApiError => "api_error",
             Self::Timeout => "timeout",
             Self::RuleViolation => "rule_violation",
+            Self::Approval => "approval",
         }
     }
 }

@@ -1,0 +1,1 @@
+//! Live HTTP clients for Slack, HubSpot, QuickBooks Online and generic HTTP.

@@ -1,0 +1,1 @@
+//! Sandboxes: a simulated in-memory system for every connector of the catalog.
