@@ -23,6 +23,7 @@
 //! The conformance suite in [`testkit`](crate::testkit) (feature `testkit`)
 //! checks all of this for any backend.
 
+pub mod backend;
 mod error;
 mod query;
 mod write;
