@@ -1,4 +1,5 @@
 //! The engine's storage conformance suite against `MemoryStorage`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use nexwatt_storage_memory::MemoryStorage;
 

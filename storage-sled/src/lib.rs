@@ -1,1 +1,766 @@
-//! placeholder
+//! # nexwatt-storage-sled
+//!
+//! [`SledStorage`]: a durable [`Storage`] backend on
+//! [sled](https://docs.rs/sled/0.34.7) 0.34.7, an embedded ordered
+//! key-value store. Data whose write returned before
+//! [`Storage::flush`] returned survives a crash (sled also flushes by
+//! itself every 500 ms by default).
+//!
+//! ## Layout
+//!
+//! Everything lives in one sled tree (`nexwatt`), so every
+//! [`Storage::apply`] is a single-tree sled transaction: the batch's
+//! preconditions are checked inside it (by the engine's shared
+//! [`plan_batch`]) and a failing one aborts it, so no batch is ever half
+//! written. Keys start with a table byte; ids are their 16 big-endian ULID
+//! bytes, so keys sort like ids:
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `m` | `format` | layout version (`1`) |
+//! | `w` `k` `a` `r` `e` `v` | id | workspace, API key, agent, run, escalation, event (JSON) |
+//! | `h` | SHA-256 hex of a key secret | API key id |
+//! | `s` | run id ‖ step (u32 BE) | step record (JSON) |
+//! | `u` | run id | (empty): runs queued or running |
+//! | `A` `R` `E` `V` | [`IndexKey`] (66 bytes, BE) | (empty): agent, run, escalation, event indexes |
+//!
+//! A list page is one range scan of the index (`workspace ‖ filter mask ‖
+//! run ‖ agent ‖ status ‖ id`) taking `limit + 1` keys, then one get per
+//! record: O(limit · log n), whatever the table's size.
+//!
+//! Records are stored as JSON (serde_json): they hold arbitrary
+//! `serde_json::Value` inputs and outputs, which compact binary serde
+//! formats cannot round-trip, and JSON keeps the data readable with any
+//! tool. Encoding is a small part of a write's cost next to sled's own.
+//!
+//! Every sled call runs on tokio's blocking pool (`spawn_blocking`), never
+//! on the async worker threads.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), nexwatt_engine::storage::StorageError> {
+//! use nexwatt_storage_sled::SledStorage;
+//! use nexwatt_engine::storage::Storage;
+//! let storage = SledStorage::open("/var/lib/nexwatt/db").await?;
+//! storage.flush().await?;
+//! # Ok(()) }
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use nexwatt_engine::id::{AgentId, ApiKeyId, EscalationId, EventId, RunId, WorkspaceId};
+use nexwatt_engine::model::{
+    Agent, ApiKeyRecord, Escalation, Event, KeyHash, Run, StepRecord, Workspace,
+};
+use nexwatt_engine::storage::backend::{self, plan_batch, BatchState, Change, IndexKey};
+use nexwatt_engine::storage::{
+    AgentFilter, EscalationFilter, EventFilter, Page, PageRequest, RunFilter, Storage,
+    StorageError, StorageErrorKind, WriteBatch,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+
+const TREE: &str = "nexwatt";
+const FORMAT_KEY: &[u8] = b"mformat";
+const FORMAT: &[u8] = b"1";
+
+const T_WORKSPACE: u8 = b'w';
+const T_API_KEY: u8 = b'k';
+const T_KEY_HASH: u8 = b'h';
+const T_AGENT: u8 = b'a';
+const T_RUN: u8 = b'r';
+const T_ESCALATION: u8 = b'e';
+const T_EVENT: u8 = b'v';
+const T_STEP: u8 = b's';
+const T_UNFINISHED: u8 = b'u';
+const I_AGENT: u8 = b'A';
+const I_RUN: u8 = b'R';
+const I_ESCALATION: u8 = b'E';
+const I_EVENT: u8 = b'V';
+
+fn id_key(table: u8, id: u128) -> [u8; 17] {
+    let mut key = [0u8; 17];
+    key[0] = table;
+    key[1..].copy_from_slice(&id.to_be_bytes());
+    key
+}
+
+fn index_key(table: u8, key: &IndexKey) -> [u8; 1 + IndexKey::ENCODED_LEN] {
+    let mut out = [0u8; 1 + IndexKey::ENCODED_LEN];
+    out[0] = table;
+    out[1..].copy_from_slice(&key.encode());
+    out
+}
+
+fn step_key(run: RunId, step: u32) -> [u8; 21] {
+    let mut key = [0u8; 21];
+    key[0] = T_STEP;
+    key[1..17].copy_from_slice(&run.to_bytes());
+    key[17..].copy_from_slice(&step.to_be_bytes());
+    key
+}
+
+fn hash_key(hash: &KeyHash) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + hash.as_bytes().len());
+    key.push(T_KEY_HASH);
+    key.extend_from_slice(hash.as_bytes());
+    key
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(value).map_err(|e| {
+        StorageError::new(StorageErrorKind::Write, "cannot encode a record").with_source(e)
+    })
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        StorageError::new(
+            StorageErrorKind::Read,
+            format!("stored {what} cannot be decoded"),
+        )
+        .with_source(e)
+    })
+}
+
+fn read_error(e: sled::Error) -> StorageError {
+    match e {
+        sled::Error::Corruption { .. } => {
+            StorageError::new(StorageErrorKind::Read, "sled database is corrupt").with_source(e)
+        }
+        sled::Error::Io(_) => {
+            StorageError::new(StorageErrorKind::Read, "sled read failed").with_source(e)
+        }
+        _ => StorageError::new(StorageErrorKind::Unavailable, "sled is unusable").with_source(e),
+    }
+}
+
+fn write_error(e: sled::Error) -> StorageError {
+    StorageError::new(StorageErrorKind::Write, "sled write failed").with_source(e)
+}
+
+fn decode_id(bytes: &[u8]) -> Result<u128, StorageError> {
+    let arr: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| StorageError::new(StorageErrorKind::Read, "stored id is not 16 bytes"))?;
+    Ok(u128::from_be_bytes(arr))
+}
+
+/// How to open a sled database.
+#[derive(Debug, Clone)]
+pub struct SledConfig {
+    /// The database directory (created if missing).
+    pub path: PathBuf,
+    /// sled's page cache size in bytes (default 256 MiB).
+    pub cache_capacity: u64,
+    /// How often sled flushes by itself, in milliseconds; `None` flushes
+    /// only on [`Storage::flush`] (default `Some(500)`).
+    pub flush_every_ms: Option<u64>,
+    /// Delete the database when the last handle drops (tests, scratch).
+    pub temporary: bool,
+}
+
+impl SledConfig {
+    /// The defaults, at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            cache_capacity: 256 * 1024 * 1024,
+            flush_every_ms: Some(500),
+            temporary: false,
+        }
+    }
+}
+
+/// A durable store in a sled database. Cheap to clone: clones share the
+/// database. Dropping the last clone closes it (and releases its file
+/// lock).
+#[derive(Debug, Clone)]
+pub struct SledStorage {
+    db: sled::Db,
+    tree: sled::Tree,
+}
+
+impl SledStorage {
+    /// Opens (or creates) the database at `path` with the default
+    /// [`SledConfig`], on tokio's blocking pool.
+    pub async fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        Self::open_with(SledConfig::new(path.as_ref())).await
+    }
+
+    /// Opens a database as `config` says, on tokio's blocking pool.
+    pub async fn open_with(config: SledConfig) -> Result<Self, StorageError> {
+        tokio::task::spawn_blocking(move || Self::open_blocking(&config))
+            .await
+            .map_err(join_error)?
+    }
+
+    /// Opens a database as `config` says, blocking the calling thread while
+    /// sled recovers its log. For hosts that open storage before starting a
+    /// runtime.
+    pub fn open_blocking(config: &SledConfig) -> Result<Self, StorageError> {
+        let db = sled::Config::new()
+            .path(&config.path)
+            .cache_capacity(config.cache_capacity)
+            .flush_every_ms(config.flush_every_ms)
+            .temporary(config.temporary)
+            .open()
+            .map_err(|e| {
+                StorageError::new(
+                    StorageErrorKind::Unavailable,
+                    format!("cannot open sled database at {}", config.path.display()),
+                )
+                .with_source(e)
+            })?;
+        let tree = db.open_tree(TREE).map_err(read_error)?;
+        match tree.get(FORMAT_KEY).map_err(read_error)? {
+            None => {
+                tree.insert(FORMAT_KEY, FORMAT).map_err(write_error)?;
+            }
+            Some(found) if found.as_ref() == FORMAT => {}
+            Some(found) => {
+                return Err(StorageError::new(
+                    StorageErrorKind::Unavailable,
+                    format!(
+                        "database at {} has layout version {:?}; this build reads version 1",
+                        config.path.display(),
+                        String::from_utf8_lossy(&found)
+                    ),
+                ))
+            }
+        }
+        tracing::debug!(path = %config.path.display(), "opened sled storage");
+        Ok(Self { db, tree })
+    }
+
+    /// A database in a temporary directory, deleted when the last handle
+    /// drops. Blocks briefly; meant for tests.
+    pub fn temporary() -> Result<Self, StorageError> {
+        let dir =
+            std::env::temp_dir().join(format!("nexwatt-sled-{}", nexwatt_engine::id::next_ulid()));
+        let mut config = SledConfig::new(dir);
+        config.temporary = true;
+        config.cache_capacity = 16 * 1024 * 1024;
+        Self::open_blocking(&config)
+    }
+
+    /// Runs `f` against the tree on tokio's blocking pool.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, StorageError> + Send + 'static,
+    {
+        let reader = Reader {
+            tree: self.tree.clone(),
+        };
+        tokio::task::spawn_blocking(move || f(&reader))
+            .await
+            .map_err(join_error)?
+    }
+
+    /// [`Storage::apply`] on the calling thread (which it blocks).
+    pub fn apply_blocking(&self, batch: &WriteBatch) -> Result<(), StorageError> {
+        apply_batch(&self.tree, batch)
+    }
+}
+
+fn join_error(e: tokio::task::JoinError) -> StorageError {
+    StorageError::new(
+        StorageErrorKind::Unavailable,
+        "a blocking storage task failed",
+    )
+    .with_source(e)
+}
+
+/// An error inside a transaction: a storage error aborts it; a sled
+/// conflict makes sled run it again.
+enum TxError {
+    Abort(StorageError),
+    Sled(UnabortableTransactionError),
+}
+
+impl From<StorageError> for TxError {
+    fn from(e: StorageError) -> Self {
+        Self::Abort(e)
+    }
+}
+
+impl From<UnabortableTransactionError> for TxError {
+    fn from(e: UnabortableTransactionError) -> Self {
+        Self::Sled(e)
+    }
+}
+
+impl TxError {
+    fn into_sled(self) -> ConflictableTransactionError<StorageError> {
+        match self {
+            Self::Abort(e) => ConflictableTransactionError::Abort(e),
+            Self::Sled(e) => e.into(),
+        }
+    }
+}
+
+struct TxState<'a> {
+    tx: &'a TransactionalTree,
+}
+
+impl TxState<'_> {
+    fn record<T: DeserializeOwned>(
+        &self,
+        table: u8,
+        id: u128,
+        what: &str,
+    ) -> Result<Option<T>, TxError> {
+        match self.tx.get(id_key(table, id))? {
+            None => Ok(None),
+            Some(bytes) => Ok(Some(decode(&bytes, what).map_err(TxError::Abort)?)),
+        }
+    }
+}
+
+impl BatchState for TxState<'_> {
+    type Error = TxError;
+
+    fn workspace_exists(&mut self, id: WorkspaceId) -> Result<bool, TxError> {
+        Ok(self.tx.get(id_key(T_WORKSPACE, id.ulid().0))?.is_some())
+    }
+    fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, TxError> {
+        self.record(T_API_KEY, id.ulid().0, "api key")
+    }
+    fn api_key_by_hash(&mut self, hash: &KeyHash) -> Result<Option<ApiKeyId>, TxError> {
+        match self.tx.get(hash_key(hash))? {
+            None => Ok(None),
+            Some(bytes) => {
+                let id = decode_id(&bytes).map_err(TxError::Abort)?;
+                Ok(Some(ApiKeyId::from_bytes(id.to_be_bytes())))
+            }
+        }
+    }
+    fn agent(&mut self, id: AgentId) -> Result<Option<Agent>, TxError> {
+        self.record(T_AGENT, id.ulid().0, "agent")
+    }
+    fn run(&mut self, id: RunId) -> Result<Option<Run>, TxError> {
+        self.record(T_RUN, id.ulid().0, "run")
+    }
+    fn escalation(&mut self, id: EscalationId) -> Result<Option<Escalation>, TxError> {
+        self.record(T_ESCALATION, id.ulid().0, "escalation")
+    }
+    fn event_exists(&mut self, id: EventId) -> Result<bool, TxError> {
+        Ok(self.tx.get(id_key(T_EVENT, id.ulid().0))?.is_some())
+    }
+}
+
+fn reindex(
+    tx: &TransactionalTree,
+    table: u8,
+    old: Vec<IndexKey>,
+    new: Vec<IndexKey>,
+) -> Result<(), UnabortableTransactionError> {
+    for key in &old {
+        if !new.contains(key) {
+            tx.remove(&index_key(table, key)[..])?;
+        }
+    }
+    for key in &new {
+        if !old.contains(key) {
+            tx.insert(&index_key(table, key)[..], &[][..])?;
+        }
+    }
+    Ok(())
+}
+
+fn write_change(tx: &TransactionalTree, change: &Change) -> Result<(), TxError> {
+    let put = |table: u8, id: u128, bytes: Vec<u8>| tx.insert(&id_key(table, id)[..], bytes);
+    match change {
+        Change::Workspace(w) => {
+            put(
+                T_WORKSPACE,
+                w.id.ulid().0,
+                encode(w).map_err(TxError::Abort)?,
+            )?;
+        }
+        Change::ApiKey { old, new } => {
+            if let Some(old) = old {
+                if old.hash != new.hash {
+                    tx.remove(hash_key(&old.hash))?;
+                }
+            }
+            tx.insert(hash_key(&new.hash), &new.id.to_bytes()[..])?;
+            put(
+                T_API_KEY,
+                new.id.ulid().0,
+                encode(new).map_err(TxError::Abort)?,
+            )?;
+        }
+        Change::Agent { old, new } => {
+            let old_keys = old.as_ref().map(backend::agent_entries).unwrap_or_default();
+            reindex(tx, I_AGENT, old_keys, backend::agent_entries(new))?;
+            put(
+                T_AGENT,
+                new.id.ulid().0,
+                encode(new).map_err(TxError::Abort)?,
+            )?;
+        }
+        Change::Run { old, new } => {
+            let old_keys = old.as_ref().map(backend::run_entries).unwrap_or_default();
+            reindex(tx, I_RUN, old_keys, backend::run_entries(new))?;
+            let unfinished = id_key(T_UNFINISHED, new.id.ulid().0);
+            if backend::is_unfinished(new.status) {
+                tx.insert(&unfinished[..], &[][..])?;
+            } else if old
+                .as_ref()
+                .is_some_and(|o| backend::is_unfinished(o.status))
+            {
+                tx.remove(&unfinished[..])?;
+            }
+            put(T_RUN, new.id.ulid().0, encode(new).map_err(TxError::Abort)?)?;
+        }
+        Change::Step(s) => {
+            tx.insert(
+                &step_key(s.run_id, s.step)[..],
+                encode(s).map_err(TxError::Abort)?,
+            )?;
+        }
+        Change::Escalation { old, new } => {
+            let old_keys = old
+                .as_ref()
+                .map(backend::escalation_entries)
+                .unwrap_or_default();
+            reindex(tx, I_ESCALATION, old_keys, backend::escalation_entries(new))?;
+            put(
+                T_ESCALATION,
+                new.id.ulid().0,
+                encode(new).map_err(TxError::Abort)?,
+            )?;
+        }
+        Change::Event(e) => {
+            reindex(tx, I_EVENT, Vec::new(), backend::event_entries(e))?;
+            put(T_EVENT, e.id.ulid().0, encode(e).map_err(TxError::Abort)?)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_batch(tree: &sled::Tree, batch: &WriteBatch) -> Result<(), StorageError> {
+    let result = tree.transaction(|tx| {
+        let changes = plan_batch(batch, &mut TxState { tx }).map_err(TxError::into_sled)?;
+        for change in &changes {
+            write_change(tx, change).map_err(TxError::into_sled)?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(TransactionError::Abort(e)) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(write_error(e)),
+    }
+}
+
+/// Reads outside transactions.
+struct Reader {
+    tree: sled::Tree,
+}
+
+impl Reader {
+    fn record<T: DeserializeOwned>(
+        &self,
+        table: u8,
+        id: u128,
+        what: &str,
+    ) -> Result<Option<T>, StorageError> {
+        match self.tree.get(id_key(table, id)).map_err(read_error)? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes, what).map(Some),
+        }
+    }
+
+    fn scoped<T: DeserializeOwned>(
+        &self,
+        table: u8,
+        workspace: WorkspaceId,
+        id: u128,
+        what: &str,
+        workspace_of: impl Fn(&T) -> WorkspaceId,
+    ) -> Result<Option<T>, StorageError> {
+        Ok(self
+            .record::<T>(table, id, what)?
+            .filter(|r| workspace_of(r) == workspace))
+    }
+
+    fn prefix<T: DeserializeOwned>(
+        &self,
+        prefix: &[u8],
+        what: &str,
+    ) -> Result<Vec<T>, StorageError> {
+        self.tree
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v.map_err(read_error)?, what))
+            .collect()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn page<T: DeserializeOwned>(
+        &self,
+        table: u8,
+        index: u8,
+        workspace: WorkspaceId,
+        scan: IndexKey,
+        page: PageRequest,
+        what: &str,
+        id_of: impl Fn(&T) -> u128,
+        workspace_of: impl Fn(&T) -> WorkspaceId,
+    ) -> Result<Page<T>, StorageError> {
+        let after = match page.cursor() {
+            None => None,
+            Some(cursor) => {
+                let id = backend::cursor_id(cursor);
+                if self
+                    .scoped::<T>(table, workspace, id, what, &workspace_of)?
+                    .is_none()
+                {
+                    return Err(backend::foreign_cursor(cursor, what));
+                }
+                Some(id)
+            }
+        };
+        let Some((low, high)) = scan.range_after(after) else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        };
+        let mut items = Vec::with_capacity(page.limit() + 1);
+        let range = index_key(index, &low)..=index_key(index, &high);
+        for entry in self.tree.range(range).keys().take(page.limit() + 1) {
+            let key = entry.map_err(read_error)?;
+            let id = key
+                .get(1..)
+                .and_then(IndexKey::decode)
+                .ok_or_else(|| {
+                    StorageError::new(StorageErrorKind::Read, format!("bad {what} index key"))
+                })?
+                .id;
+            let record = self.record::<T>(table, id, what)?.ok_or_else(|| {
+                StorageError::new(
+                    StorageErrorKind::Read,
+                    format!("{what} index names a missing record"),
+                )
+            })?;
+            items.push(record);
+        }
+        Ok(backend::into_page(items, page, id_of))
+    }
+}
+
+#[async_trait]
+impl Storage for SledStorage {
+    async fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        let tree = self.tree.clone();
+        tokio::task::spawn_blocking(move || apply_batch(&tree, &batch))
+            .await
+            .map_err(join_error)?
+    }
+
+    async fn flush(&self) -> Result<(), StorageError> {
+        self.db.flush_async().await.map_err(write_error)?;
+        Ok(())
+    }
+
+    async fn get_workspace(&self, id: WorkspaceId) -> Result<Workspace, StorageError> {
+        self.blocking(move |r| {
+            r.record(T_WORKSPACE, id.ulid().0, "workspace")?
+                .ok_or_else(|| StorageError::not_found(format!("workspace {id}")))
+        })
+        .await
+    }
+
+    async fn list_workspaces(&self) -> Result<Vec<Workspace>, StorageError> {
+        self.blocking(|r| r.prefix(&[T_WORKSPACE], "workspace"))
+            .await
+    }
+
+    async fn get_api_key_by_hash(
+        &self,
+        hash: &KeyHash,
+    ) -> Result<Option<ApiKeyRecord>, StorageError> {
+        let key = hash_key(hash);
+        self.blocking(move |r| match r.tree.get(key).map_err(read_error)? {
+            None => Ok(None),
+            Some(id) => r.record(T_API_KEY, decode_id(&id)?, "api key"),
+        })
+        .await
+    }
+
+    async fn list_api_keys(
+        &self,
+        workspace: Option<WorkspaceId>,
+    ) -> Result<Vec<ApiKeyRecord>, StorageError> {
+        self.blocking(move |r| {
+            let all: Vec<ApiKeyRecord> = r.prefix(&[T_API_KEY], "api key")?;
+            Ok(all
+                .into_iter()
+                .filter(|k| workspace.is_none_or(|ws| k.workspace == ws))
+                .collect())
+        })
+        .await
+    }
+
+    async fn get_agent(&self, workspace: WorkspaceId, id: AgentId) -> Result<Agent, StorageError> {
+        self.blocking(move |r| {
+            r.scoped(T_AGENT, workspace, id.ulid().0, "agent", |a: &Agent| {
+                a.workspace
+            })?
+            .ok_or_else(|| StorageError::not_found(format!("agent {id}")))
+        })
+        .await
+    }
+
+    async fn list_agents(
+        &self,
+        workspace: WorkspaceId,
+        filter: &AgentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Agent>, StorageError> {
+        let scan = backend::agent_scan(workspace, filter);
+        self.blocking(move |r| {
+            r.page(
+                T_AGENT,
+                I_AGENT,
+                workspace,
+                scan,
+                page,
+                "agent",
+                |a: &Agent| a.id.ulid().0,
+                |a: &Agent| a.workspace,
+            )
+        })
+        .await
+    }
+
+    async fn get_run(&self, workspace: WorkspaceId, id: RunId) -> Result<Run, StorageError> {
+        self.blocking(move |r| {
+            r.scoped(T_RUN, workspace, id.ulid().0, "run", |x: &Run| x.workspace)?
+                .ok_or_else(|| StorageError::not_found(format!("run {id}")))
+        })
+        .await
+    }
+
+    async fn list_runs(
+        &self,
+        workspace: WorkspaceId,
+        filter: &RunFilter,
+        page: PageRequest,
+    ) -> Result<Page<Run>, StorageError> {
+        let scan = backend::run_scan(workspace, filter);
+        self.blocking(move |r| {
+            r.page(
+                T_RUN,
+                I_RUN,
+                workspace,
+                scan,
+                page,
+                "run",
+                |x: &Run| x.id.ulid().0,
+                |x: &Run| x.workspace,
+            )
+        })
+        .await
+    }
+
+    async fn list_unfinished_runs(&self) -> Result<Vec<Run>, StorageError> {
+        self.blocking(|r| {
+            let mut out = Vec::new();
+            for key in r.tree.scan_prefix([T_UNFINISHED]).keys() {
+                let key = key.map_err(read_error)?;
+                let id = decode_id(key.get(1..).unwrap_or_default())?;
+                if let Some(run) = r.record(T_RUN, id, "run")? {
+                    out.push(run);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn get_step_records(
+        &self,
+        workspace: WorkspaceId,
+        run: RunId,
+    ) -> Result<Vec<StepRecord>, StorageError> {
+        self.blocking(move |r| {
+            if r.scoped(T_RUN, workspace, run.ulid().0, "run", |x: &Run| x.workspace)?
+                .is_none()
+            {
+                return Err(StorageError::not_found(format!("run {run}")));
+            }
+            r.prefix(&step_key(run, 0)[..17], "step record")
+        })
+        .await
+    }
+
+    async fn get_escalation(
+        &self,
+        workspace: WorkspaceId,
+        id: EscalationId,
+    ) -> Result<Escalation, StorageError> {
+        self.blocking(move |r| {
+            r.scoped(
+                T_ESCALATION,
+                workspace,
+                id.ulid().0,
+                "escalation",
+                |e: &Escalation| e.workspace,
+            )?
+            .ok_or_else(|| StorageError::not_found(format!("escalation {id}")))
+        })
+        .await
+    }
+
+    async fn list_escalations(
+        &self,
+        workspace: WorkspaceId,
+        filter: &EscalationFilter,
+        page: PageRequest,
+    ) -> Result<Page<Escalation>, StorageError> {
+        let scan = backend::escalation_scan(workspace, filter);
+        self.blocking(move |r| {
+            r.page(
+                T_ESCALATION,
+                I_ESCALATION,
+                workspace,
+                scan,
+                page,
+                "escalation",
+                |e: &Escalation| e.id.ulid().0,
+                |e: &Escalation| e.workspace,
+            )
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        workspace: WorkspaceId,
+        filter: &EventFilter,
+        page: PageRequest,
+    ) -> Result<Page<Event>, StorageError> {
+        let scan = backend::event_scan(workspace, filter);
+        self.blocking(move |r| {
+            r.page(
+                T_EVENT,
+                I_EVENT,
+                workspace,
+                scan,
+                page,
+                "event",
+                |e: &Event| e.id.ulid().0,
+                |e: &Event| e.workspace,
+            )
+        })
+        .await
+    }
+}
