@@ -10,9 +10,17 @@
 
 pub mod clock;
 pub mod connector;
+pub mod engine;
 pub mod id;
 pub mod model;
 pub mod planner;
+pub mod runner;
 pub mod storage;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+pub use engine::{
+    CreateAgent, Engine, EngineBuilder, EngineError, EngineLimits, ErrorKind, Resolve, RunDetail,
+    StartRun,
+};
+pub use runner::{HostRule, RuleContext};
