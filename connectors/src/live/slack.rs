@@ -1,0 +1,397 @@
+//! The Slack live client (Web API).
+//!
+//! | operation | API |
+//! |---|---|
+//! | `message.send` | `POST chat.postMessage` (`channel`, `text`, optional `blocks`, `thread_ts`) |
+//! | `dm.send` | `users.lookupByEmail` when only an email is given, then `POST conversations.open` and `POST chat.postMessage` to the DM channel |
+//! | `user.find` | `GET users.lookupByEmail?email=…` |
+//!
+//! Slack answers most errors with HTTP 200 and `{"ok": false, "error":
+//! "…"}`; those codes are classified like HTTP statuses (`invalid_auth` →
+//! `unauthorized`, `ratelimited` → `rate_limited` with `Retry-After`,
+//! `channel_not_found` / `users_not_found` → `not_found`, …).
+
+use std::fmt;
+
+use async_trait::async_trait;
+use nexwatt_engine::connector::{Connector, ConnectorError, ConnectorManifest, ExecutionContext};
+use reqwest::Method;
+use serde_json::{json, Map, Value};
+use tracing::Instrument;
+
+use super::config::{parse_base_url, SlackConfig};
+use super::input::Input;
+use super::transport::{
+    call_span, check_operation, invalid_response, log_outcome, not_supported_live, status_error,
+    Transport, SERVICE_MAX_BODY,
+};
+use super::{catalog_manifest, LiveError};
+
+const SERVICE: &str = "Slack";
+
+/// The live Slack client. `Debug` shows the base URL, never the token.
+pub struct SlackClient {
+    manifest: ConnectorManifest,
+    base_url: String,
+    transport: Transport,
+}
+
+impl fmt::Debug for SlackClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackClient")
+            .field("base_url", &self.base_url)
+            .field("token", &"[redacted]")
+            .finish()
+    }
+}
+
+impl SlackClient {
+    /// A client for `config`, with the catalog's `slack` manifest.
+    pub fn new(config: &SlackConfig) -> Result<Self, LiveError> {
+        let base = parse_base_url("slack.base_url", &config.base_url)?;
+        Ok(Self {
+            manifest: catalog_manifest("slack")?,
+            base_url: base.as_str().trim_end_matches('/').to_string(),
+            transport: Transport::new(
+                SERVICE,
+                Some(config.token.clone()),
+                reqwest::redirect::Policy::none(),
+                SERVICE_MAX_BODY,
+            )?,
+        })
+    }
+
+    /// Calls Web API `method`; returns the body of an `ok: true` answer.
+    async fn call(
+        &self,
+        http_method: Method,
+        method: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        let url = format!("{}/{}", self.base_url, method);
+        tracing::debug!(method = %http_method, api = method, "calling Slack");
+        let mut request = self.transport.client.request(http_method, url);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = self
+            .transport
+            .send(self.transport.authorize(request), ctx, &[])
+            .await?;
+        let json = response.json();
+        let slack_code = json
+            .as_ref()
+            .and_then(|j| j.get("error"))
+            .and_then(Value::as_str)
+            .map(|s| self.transport.redact(s, &[]));
+        if !response.status.is_success() {
+            if let Some(code) = &slack_code {
+                // A Slack error body on a non-2xx status: the status decides
+                // the class for 429/401/5xx, the Slack code otherwise.
+                let status = response.status.as_u16();
+                if status != 429 && status != 401 && status != 403 && status < 500 {
+                    return Err(slack_error(method, code, response.retry_after()));
+                }
+            }
+            return Err(status_error(
+                SERVICE,
+                response.status,
+                response.retry_after(),
+                slack_code.as_deref(),
+            ));
+        }
+        let json = json.ok_or_else(|| invalid_response(SERVICE, "the body is not JSON"))?;
+        match json.get("ok").and_then(Value::as_bool) {
+            Some(true) => Ok(json),
+            Some(false) => Err(slack_error(
+                method,
+                slack_code.as_deref().unwrap_or("unknown_error"),
+                response.retry_after(),
+            )),
+            None => Err(invalid_response(SERVICE, "the body has no `ok` field")),
+        }
+    }
+
+    async fn message_send(
+        &self,
+        input: &Input<'_>,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        let channel = input.require_text(&["channel", "channel_id"])?;
+        let text = input.text(&["text", "message", "body"]);
+        let blocks = input.get(&["blocks"]).cloned();
+        if text.is_none() && blocks.is_none() {
+            return Err(input.missing(&["text", "message"]));
+        }
+        let mut body = Map::new();
+        body.insert("channel".into(), Value::String(channel));
+        if let Some(t) = &text {
+            body.insert("text".into(), Value::String(t.clone()));
+        }
+        if let Some(b) = blocks {
+            body.insert("blocks".into(), b);
+        }
+        if let Some(ts) = input.text(&["thread_ts"]) {
+            body.insert("thread_ts".into(), Value::String(ts));
+        }
+        let answer = self
+            .call(
+                Method::POST,
+                "chat.postMessage",
+                &[],
+                Some(Value::Object(body)),
+                ctx,
+            )
+            .await?;
+        Ok(posted(&answer, text))
+    }
+
+    async fn dm_send(
+        &self,
+        input: &Input<'_>,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        let text = input.text(&["text", "message", "body"]);
+        let blocks = input.get(&["blocks"]).cloned();
+        if text.is_none() && blocks.is_none() {
+            return Err(input.missing(&["text", "message"]));
+        }
+        let user_id = match recipient_id(input) {
+            Some(id) => id,
+            None => {
+                let email =
+                    recipient_email(input).ok_or_else(|| input.missing(&["user_id", "email"]))?;
+                let found = self
+                    .call(
+                        Method::GET,
+                        "users.lookupByEmail",
+                        &[("email", &email)],
+                        None,
+                        ctx,
+                    )
+                    .await?;
+                found
+                    .pointer("/user/id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        invalid_response(SERVICE, "users.lookupByEmail gave no user id")
+                    })?
+            }
+        };
+        let opened = self
+            .call(
+                Method::POST,
+                "conversations.open",
+                &[],
+                Some(json!({ "users": user_id })),
+                ctx,
+            )
+            .await?;
+        let channel = opened
+            .pointer("/channel/id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid_response(SERVICE, "conversations.open gave no channel id"))?
+            .to_string();
+        let mut body = Map::new();
+        body.insert("channel".into(), Value::String(channel));
+        if let Some(t) = &text {
+            body.insert("text".into(), Value::String(t.clone()));
+        }
+        if let Some(b) = blocks {
+            body.insert("blocks".into(), b);
+        }
+        let answer = self
+            .call(
+                Method::POST,
+                "chat.postMessage",
+                &[],
+                Some(Value::Object(body)),
+                ctx,
+            )
+            .await?;
+        let mut out = posted(&answer, text);
+        if let Value::Object(o) = &mut out {
+            o.insert("user_id".into(), Value::String(user_id));
+        }
+        Ok(out)
+    }
+
+    async fn user_find(
+        &self,
+        input: &Input<'_>,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        let email = recipient_email(input).ok_or_else(|| input.missing(&["email"]))?;
+        let found = self
+            .call(
+                Method::GET,
+                "users.lookupByEmail",
+                &[("email", &email)],
+                None,
+                ctx,
+            )
+            .await?;
+        let user = found
+            .get("user")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid_response(SERVICE, "users.lookupByEmail gave no user"))?;
+        Ok(user_output(user, &email))
+    }
+}
+
+#[async_trait]
+impl Connector for SlackClient {
+    fn manifest(&self) -> &ConnectorManifest {
+        &self.manifest
+    }
+
+    async fn execute(
+        &self,
+        operation: &str,
+        input: Value,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        check_operation(&self.manifest, operation, ctx)?;
+        let span = call_span("slack", operation, ctx);
+        async {
+            let input = Input::new("slack", operation, &input)?;
+            let result = match operation {
+                "message.send" => self.message_send(&input, ctx).await,
+                "dm.send" => self.dm_send(&input, ctx).await,
+                "user.find" => self.user_find(&input, ctx).await,
+                other => Err(not_supported_live("slack", other)),
+            };
+            log_outcome(&result);
+            result
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// A Slack user id given directly (`user_id`, a `U…`/`W…` string in
+/// `user`, or the `id` of a `user` / `slack_user` object).
+fn recipient_id(input: &Input<'_>) -> Option<String> {
+    if let Some(id) = input.text(&["user_id", "slack_user_id"]) {
+        return Some(id);
+    }
+    if let Some(u) = input.text(&["user"]) {
+        if looks_like_user_id(&u) {
+            return Some(u);
+        }
+    }
+    input
+        .id(&[], &["user", "slack_user"])
+        .filter(|id| looks_like_user_id(id))
+}
+
+fn looks_like_user_id(s: &str) -> bool {
+    (s.starts_with('U') || s.starts_with('W'))
+        && s.len() >= 3
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The recipient's email: `email`, an email in `user` / `to`, or the
+/// `email` of an `owner` / `user` / `contact` object.
+fn recipient_email(input: &Input<'_>) -> Option<String> {
+    if let Some(e) = input.text(&["email", "user_email", "to", "user"]) {
+        if e.contains('@') {
+            return Some(e);
+        }
+    }
+    let obj = input.object()?;
+    ["owner", "user", "contact", "assignee", "recipient"]
+        .iter()
+        .filter_map(|k| obj.get(*k))
+        .filter_map(Value::as_object)
+        .find_map(|o| {
+            o.get("email")
+                .and_then(Value::as_str)
+                .filter(|e| e.contains('@'))
+                .map(str::to_string)
+        })
+}
+
+/// The output of a posted message.
+fn posted(answer: &Value, text: Option<String>) -> Value {
+    json!({
+        "channel": answer.get("channel").cloned().unwrap_or(Value::Null),
+        "ts": answer.get("ts").cloned().unwrap_or(Value::Null),
+        "text": text.map(Value::String).unwrap_or(Value::Null),
+        "message": answer.get("message").cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// A Slack user with the fields a workflow binds to at the top level.
+fn user_output(user: &Map<String, Value>, email: &str) -> Value {
+    let mut out = user.clone();
+    let profile = user.get("profile").and_then(Value::as_object);
+    let from_profile = |k: &str| profile.and_then(|p| p.get(k)).cloned();
+    out.insert(
+        "email".into(),
+        from_profile("email").unwrap_or_else(|| Value::String(email.to_string())),
+    );
+    if let Some(d) = from_profile("display_name") {
+        out.insert("display_name".into(), d);
+    }
+    if !out.contains_key("real_name") {
+        if let Some(r) = from_profile("real_name") {
+            out.insert("real_name".into(), r);
+        }
+    }
+    if let Some(id) = user.get("id").cloned() {
+        out.insert("user_id".into(), id);
+    }
+    Value::Object(out)
+}
+
+/// Classifies a Slack `error` code.
+fn slack_error(
+    method: &str,
+    code: &str,
+    retry_after: Option<std::time::Duration>,
+) -> ConnectorError {
+    let message = format!("Slack {method} failed: {code}");
+    match code {
+        "invalid_auth"
+        | "not_authed"
+        | "account_inactive"
+        | "token_revoked"
+        | "token_expired"
+        | "no_permission"
+        | "missing_scope"
+        | "not_allowed_token_type"
+        | "ekm_access_denied"
+        | "org_login_required"
+        | "access_denied" => ConnectorError::permanent("unauthorized", message),
+        "ratelimited" | "rate_limited" => {
+            ConnectorError::retryable("rate_limited", message).with_retry_after(retry_after)
+        }
+        "channel_not_found" | "users_not_found" | "user_not_found" | "not_found" => {
+            ConnectorError::permanent("not_found", message)
+        }
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => {
+            ConnectorError::retryable("service_unavailable", message).with_retry_after(retry_after)
+        }
+        "invalid_arguments"
+        | "invalid_arg_name"
+        | "invalid_array_arg"
+        | "no_text"
+        | "msg_too_long"
+        | "invalid_blocks"
+        | "invalid_blocks_format"
+        | "too_many_attachments"
+        | "invalid_email"
+        | "invalid_json"
+        | "json_not_object"
+        | "invalid_form_data" => ConnectorError::invalid_input(message),
+        _ => ConnectorError::permanent("request_rejected", message),
+    }
+}
