@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::connector::{Catalog, OperationManifest};
-use crate::model::{Agent, RunMode, Step, StepGraph, StepRecord};
+use crate::connector::{Catalog, FieldSpec, OperationManifest, ValueType};
+use crate::model::{Agent, Effect, RunMode, Step, StepGraph, StepRecord};
 
 use super::super::engine::EngineError;
 
@@ -76,7 +76,18 @@ pub(crate) fn lookup_field<'a>(
     records: &'a [StepRecord],
     run_input: &'a Value,
 ) -> Option<&'a Value> {
-    ancestors_nearest_first(graph, step)
+    sources(graph, step, records, run_input).find_map(|out| get_path(out, field))
+}
+
+/// The outputs a step may read, nearest ancestor first, the trigger
+/// payload last (`core.if` results excluded).
+fn sources<'a>(
+    graph: &StepGraph,
+    step: u32,
+    records: &'a [StepRecord],
+    run_input: &'a Value,
+) -> impl Iterator<Item = &'a Value> + 'a {
+    let steps: Vec<u32> = ancestors_nearest_first(graph, step)
         .into_iter()
         .filter(|&n| {
             n == 1
@@ -84,8 +95,56 @@ pub(crate) fn lookup_field<'a>(
                     .step(n)
                     .is_some_and(|s| !(s.is_core() && s.operation == "if"))
         })
-        .filter_map(|n| output_of(n, records, run_input))
-        .find_map(|out| get_path(out, field))
+        .collect();
+    steps
+        .into_iter()
+        .filter_map(move |n| output_of(n, records, run_input))
+}
+
+/// Finds a declared input field in one output: at its path, else as a key
+/// of a nested object (shallowest first), else — for `ENTITY_id` — the `id`
+/// of a nested `ENTITY` object (`deal_id` ← `deal.id`).
+pub(crate) fn find_field<'a>(output: &'a Value, name: &str) -> Option<&'a Value> {
+    if let Some(v) = get_path(output, name) {
+        return Some(v);
+    }
+    let entity_id = name.strip_suffix("_id");
+    let mut level: Vec<&Value> = vec![output];
+    for _depth in 0..5 {
+        let mut next = Vec::new();
+        for value in &level {
+            let Value::Object(map) = value else { continue };
+            if let Some(v) = map.get(name) {
+                return Some(v);
+            }
+            if let Some(entity) = entity_id {
+                if let Some(id) = map.get(entity).and_then(|e| e.get("id")) {
+                    return Some(id);
+                }
+            }
+            next.extend(map.values().filter(|v| v.is_object()));
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    None
+}
+
+/// Whether the runner may fill a declared input from earlier outputs on
+/// its own: always for reads; for writes only required fields and the
+/// fields that say *which* record or person (ids, emails, phones,
+/// channels) — never an optional value to write.
+fn inferable(manifest: &OperationManifest, field: &FieldSpec) -> bool {
+    manifest.effect != Effect::Write
+        || field.required
+        || field.name == "id"
+        || field.name.ends_with("_id")
+        || matches!(
+            field.value_type,
+            ValueType::Email | ValueType::Phone | ValueType::Channel
+        )
 }
 
 /// The input of `step`: declared input fields found in earlier outputs or
@@ -102,8 +161,10 @@ pub(crate) fn step_input(
     let mut input = Map::new();
     match manifest {
         Some(m) if !m.inputs.is_empty() => {
-            for field in &m.inputs {
-                if let Some(v) = lookup_field(graph, step.step, &field.name, records, run_input) {
+            for field in m.inputs.iter().filter(|f| inferable(m, f)) {
+                if let Some(v) = sources(graph, step.step, records, run_input)
+                    .find_map(|out| find_field(out, &field.name))
+                {
                     input.insert(field.name.clone(), v.clone());
                 }
             }
@@ -179,5 +240,16 @@ mod tests {
         assert_eq!(get_path(&v, ""), Some(&v));
         assert_eq!(get_path(&v, "owner.name"), None);
         assert_eq!(get_path(&v, "items.x"), None);
+    }
+
+    #[test]
+    fn declared_fields_are_found_nested_and_by_entity() {
+        let deal = json!({"match_count": 1, "deal": {"id": "7001", "owner_id": "9001"}});
+        assert_eq!(find_field(&deal, "deal_id"), Some(&json!("7001")));
+        assert_eq!(find_field(&deal, "owner_id"), Some(&json!("9001")));
+        assert_eq!(find_field(&deal, "match_count"), Some(&json!(1)));
+        let invoice = json!({"invoice": {"customer": {"name": "Acme", "email": "m@a.co"}}});
+        assert_eq!(find_field(&invoice, "email"), Some(&json!("m@a.co")));
+        assert_eq!(find_field(&invoice, "phone"), None);
     }
 }

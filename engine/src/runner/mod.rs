@@ -215,6 +215,11 @@ struct Driver {
     /// Steps whose call is in flight (index `n - 1`).
     busy: Vec<bool>,
     in_flight: FuturesUnordered<BoxFuture<'static, Outcome>>,
+    /// Whether the run record is known to be on disk (loaded from storage,
+    /// or flushed since it was created). Before the first outside write of
+    /// a run that is not, storage is flushed: no effect of a run the engine
+    /// could forget.
+    durable: bool,
 }
 
 impl Driver {
@@ -275,6 +280,7 @@ impl Driver {
             latest,
             busy: vec![false; n],
             in_flight: FuturesUnordered::new(),
+            durable: !fresh,
         })
     }
 
@@ -1020,6 +1026,7 @@ impl Driver {
             .await?;
         if flush {
             self.inner.storage.flush().await?;
+            self.durable = true;
         }
         self.run = run;
         let i = record.step as usize - 1;
