@@ -1,1 +1,2 @@
+//! `nexwatt`: the command line lands with the `cli` module.
 fn main() {}
