@@ -200,6 +200,49 @@ fn assert_no_secret(e: &ConnectorError, secret: &str) {
     assert!(!format!("{e:?}").contains(secret), "secret in {e:?}");
 }
 
+/// Asserts `out` has every field of the catalog's example output of
+/// `connector.operation` (recursively; scalars of the same JSON type or
+/// null), so bindings written against the sandbox work live.
+fn assert_catalog_shape(connector: &str, operation: &str, out: &Value) {
+    let example = &nexwatt_connectors::catalog()
+        .unwrap()
+        .operation(connector, operation)
+        .unwrap()
+        .example_output;
+    check_shape(example, out, &format!("{connector}.{operation}"));
+}
+
+fn check_shape(example: &Value, out: &Value, path: &str) {
+    if out.is_null() {
+        return;
+    }
+    match example {
+        Value::Object(fields) => {
+            let o = out
+                .as_object()
+                .unwrap_or_else(|| panic!("{path} is not an object: {out}"));
+            for (k, v) in fields {
+                let child = o
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{path}.{k} is missing from {out}"));
+                check_shape(v, child, &format!("{path}.{k}"));
+            }
+        }
+        Value::Array(items) => {
+            let arr = out
+                .as_array()
+                .unwrap_or_else(|| panic!("{path} is not an array: {out}"));
+            if let (Some(e), Some(o)) = (items.first(), arr.first()) {
+                check_shape(e, o, &format!("{path}[0]"));
+            }
+        }
+        Value::Number(_) => assert!(out.is_number(), "{path} is not a number: {out}"),
+        Value::String(_) => assert!(out.is_string(), "{path} is not a string: {out}"),
+        Value::Bool(_) => assert!(out.is_boolean(), "{path} is not a boolean: {out}"),
+        Value::Null => {}
+    }
+}
+
 // ---------------------------------------------------------------------- Slack
 
 const SLACK_TOKEN: &str = "xoxb-test-7777-secret-token";
@@ -208,18 +251,46 @@ fn slack(fake: &Fake) -> SlackClient {
     SlackClient::new(&SlackConfig::new(SLACK_TOKEN).with_base_url(&fake.base)).unwrap()
 }
 
+fn slack_user(id: &str, name: &str, real: &str, email: &str) -> Value {
+    json!({"id": id, "name": name, "real_name": real, "is_bot": false, "deleted": false,
+           "tz": "America/New_York", "profile": {"email": email, "display_name": name}})
+}
+
 fn slack_ok(r: &Recorded) -> Reply {
     match r.path.as_str() {
-        "/api/chat.postMessage" => json_reply(
-            200,
-            json!({"ok": true, "channel": r.json()["channel"], "ts": "1700000000.000100",
-                   "message": {"text": r.json()["text"], "type": "message"}}),
-        ),
+        "/api/chat.postMessage" => {
+            let channel = r.json()["channel"].as_str().unwrap_or_default().to_string();
+            let id = if channel.starts_with('#') {
+                "C05FINANCE".to_string()
+            } else {
+                channel
+            };
+            json_reply(
+                200,
+                json!({"ok": true, "channel": id, "ts": "1700000000.000100",
+                       "message": {"text": r.json()["text"], "type": "message", "user": "U0BOT"}}),
+            )
+        }
         "/api/users.lookupByEmail" => json_reply(
             200,
-            json!({"ok": true, "user": {"id": "U024BE7LH", "name": "dana", "real_name": "Dana Brooks",
-                   "tz": "America/New_York", "profile": {"email": r.q("email"), "display_name": "dana"}}}),
+            json!({"ok": true, "user": slack_user("U024BE7LH", "dana", "Dana Brooks", r.q("email").unwrap_or_default())}),
         ),
+        "/api/users.info" => json_reply(
+            200,
+            json!({"ok": true, "user": slack_user(r.q("user").unwrap_or_default(), "sam", "Sam Patel", "sam@example.com")}),
+        ),
+        "/api/users.list" => match r.q("cursor") {
+            None => json_reply(
+                200,
+                json!({"ok": true, "members": [slack_user("U1", "ann", "Ann Lee", "ann@example.com")],
+                       "response_metadata": {"next_cursor": "dXNlcjpVMEc5V0ZYTlo="}}),
+            ),
+            Some(_) => json_reply(
+                200,
+                json!({"ok": true, "members": [slack_user("U2", "dana.brooks", "Dana Brooks", "dana@example.com")],
+                       "response_metadata": {"next_cursor": ""}}),
+            ),
+        },
         "/api/conversations.open" => {
             json_reply(200, json!({"ok": true, "channel": {"id": "D069C7QFK"}}))
         }
@@ -253,9 +324,30 @@ async fn slack_message_send_posts_to_the_channel() {
         r.json(),
         json!({"channel": "#finance", "text": "Invoice 1001 is paid"})
     );
-    assert_eq!(out["channel"], "#finance");
-    assert_eq!(out["ts"], "1700000000.000100");
-    assert_eq!(out["text"], "Invoice 1001 is paid");
+    assert_catalog_shape("slack", "message.send", &out);
+    assert_eq!(out["ok"], true);
+    assert_eq!(out["message"]["channel"], "#finance");
+    assert_eq!(out["message"]["channel_id"], "C05FINANCE");
+    assert_eq!(out["message"]["ts"], "1700000000.000100");
+    assert_eq!(out["message"]["text"], "Invoice 1001 is paid");
+}
+
+#[tokio::test]
+async fn slack_message_without_text_describes_the_record() {
+    let fake = serve_fake("/api", slack_ok).await;
+    slack(&fake)
+        .execute(
+            "message.send",
+            json!({"channel": "finance", "invoice": {"number": "4419", "amount": 1250.0, "currency": "USD",
+                   "status": "paid", "customer": {"name": "Acme Logistics"}}}),
+            &live_ctx(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.only_request().json()["text"],
+        "Nexwatt: invoice 4419 (Acme Logistics, 1250.0 USD, paid)"
+    );
 }
 
 #[tokio::test]
@@ -292,8 +384,9 @@ async fn slack_dm_by_email_looks_up_opens_and_posts() {
             format!("Bearer {SLACK_TOKEN}")
         );
     }
-    assert_eq!(out["channel"], "D069C7QFK");
-    assert_eq!(out["user_id"], "U024BE7LH");
+    assert_catalog_shape("slack", "dm.send", &out);
+    assert_eq!(out["message"]["channel_id"], "D069C7QFK");
+    assert_eq!(out["message"]["user_id"], "U024BE7LH");
 }
 
 #[tokio::test]
@@ -302,22 +395,41 @@ async fn slack_dm_to_a_user_id_skips_the_lookup() {
     slack(&fake)
         .execute(
             "dm.send",
-            json!({"user_id": "U0ABC123", "message": "hi"}),
+            json!({"user_id": "U0ABC123", "text": "hi"}),
+            &live_ctx(),
+        )
+        .await
+        .unwrap();
+    // The manifest lets `user_id` carry an email too.
+    slack(&fake)
+        .execute(
+            "dm.send",
+            json!({"user_id": "dana@example.com", "text": "hi"}),
             &live_ctx(),
         )
         .await
         .unwrap();
     let reqs = fake.requests();
-    assert_eq!(reqs.len(), 2);
-    assert_eq!(reqs[0].path, "/api/conversations.open");
+    let paths: Vec<_> = reqs.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/conversations.open",
+            "/api/chat.postMessage",
+            "/api/users.lookupByEmail",
+            "/api/conversations.open",
+            "/api/chat.postMessage"
+        ]
+    );
     assert_eq!(reqs[0].json(), json!({"users": "U0ABC123"}));
     assert_eq!(reqs[1].json()["text"], "hi");
 }
 
 #[tokio::test]
-async fn slack_user_find_by_email() {
+async fn slack_user_find_by_email_id_and_name() {
     let fake = serve_fake("/api", slack_ok).await;
-    let out = slack(&fake)
+    let client = slack(&fake);
+    let out = client
         .execute(
             "user.find",
             json!({"email": "dana@example.com"}),
@@ -325,15 +437,37 @@ async fn slack_user_find_by_email() {
         )
         .await
         .unwrap();
-    let r = fake.only_request();
+    assert_catalog_shape("slack", "user.find", &out);
+    assert_eq!(out["user"]["id"], "U024BE7LH");
+    assert_eq!(out["user"]["email"], "dana@example.com");
+    assert_eq!(out["user"]["real_name"], "Dana Brooks");
+    assert_eq!(out["user"]["is_bot"], false);
+    let by_id = client
+        .execute("user.find", json!({"user_id": "U04SPATEL"}), &live_ctx())
+        .await
+        .unwrap();
+    assert_eq!(by_id["user"]["id"], "U04SPATEL");
+    let by_name = client
+        .execute("user.find", json!({"name": "Dana Brooks"}), &live_ctx())
+        .await
+        .unwrap();
+    assert_eq!(by_name["user"]["id"], "U2");
+    let reqs = fake.requests();
     assert_eq!(
-        (r.method.as_str(), r.path.as_str()),
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
         ("GET", "/api/users.lookupByEmail")
     );
-    assert_eq!(r.q("email"), Some("dana@example.com"));
-    assert_eq!(out["id"], "U024BE7LH");
-    assert_eq!(out["email"], "dana@example.com");
-    assert_eq!(out["real_name"], "Dana Brooks");
+    assert_eq!(reqs[0].q("email"), Some("dana@example.com"));
+    assert_eq!(reqs[1].path, "/api/users.info");
+    assert_eq!(reqs[1].q("user"), Some("U04SPATEL"));
+    // users.list is paged through with its cursor.
+    assert_eq!(reqs[2].path, "/api/users.list");
+    assert_eq!(reqs[3].q("cursor"), Some("dXNlcjpVMEc5V0ZYTlo="));
+    let e = client
+        .execute("user.find", json!({"name": "Nobody Here"}), &live_ctx())
+        .await
+        .unwrap_err();
+    assert_error(&e, ConnectorErrorKind::Permanent, "not_found");
 }
 
 #[tokio::test]
@@ -466,7 +600,17 @@ async fn slack_bad_input_and_triggers_send_nothing() {
     let fake = serve_fake("/api", slack_ok).await;
     let client = slack(&fake);
     let e = client
-        .execute("message.send", json!({"channel": "#x"}), &live_ctx())
+        .execute("message.send", json!({"text": "no channel"}), &live_ctx())
+        .await
+        .unwrap_err();
+    assert_error(&e, ConnectorErrorKind::Permanent, "invalid_input");
+    let e = client
+        .execute("dm.send", json!({"text": "to nobody"}), &live_ctx())
+        .await
+        .unwrap_err();
+    assert_error(&e, ConnectorErrorKind::Permanent, "invalid_input");
+    let e = client
+        .execute("message.send", json!("not an object"), &live_ctx())
         .await
         .unwrap_err();
     assert_error(&e, ConnectorErrorKind::Permanent, "invalid_input");
@@ -513,13 +657,15 @@ fn hubspot_ok(r: &Recorded) -> Reply {
             200,
             json!({"total": 1, "results": [hs_object("51", json!({
                 "email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace",
-                "hubspot_owner_id": "123", "lifecyclestage": "lead"}))]}),
+                "hubspot_owner_id": "123", "lifecyclestage": "lead", "company": "Analytical Engines",
+                "phone": "+441234"}))]}),
         ),
         ("POST", "/crm/v3/objects/deals/search") => json_reply(
             200,
             json!({"total": 1, "results": [hs_object("77", json!({
                 "dealname": "Acme renewal", "amount": "5000", "dealstage": "contractsent",
-                "hubspot_owner_id": "123"}))]}),
+                "pipeline": "default", "hubspot_owner_id": "123", "deal_currency_code": "USD",
+                "closedate": "2026-12-15T00:00:00Z"}))]}),
         ),
         ("POST", "/crm/v3/objects/contacts") => {
             json_reply(201, hs_object("52", body["properties"].clone()))
@@ -534,7 +680,8 @@ fn hubspot_ok(r: &Recorded) -> Reply {
         ("GET", "/crm/v3/owners/123") => json_reply(
             200,
             json!({"id": "123", "email": "dana@example.com", "firstName": "Dana",
-                   "lastName": "Brooks", "userId": 9001, "archived": false}),
+                   "lastName": "Brooks", "userId": 9001, "archived": false,
+                   "teams": [{"id": "1", "name": "Sales", "primary": true}]}),
         ),
         ("GET", "/crm/v3/objects/deals/77") => json_reply(
             200,
@@ -589,11 +736,34 @@ async fn hubspot_contact_find_searches_by_email() {
         .as_array()
         .unwrap()
         .contains(&json!("hubspot_owner_id")));
-    assert_eq!(out["id"], "51");
-    assert_eq!(out["email"], "ada@example.com");
-    assert_eq!(out["name"], "Ada Lovelace");
-    assert_eq!(out["owner_id"], "123");
-    assert_eq!(out["total_results"], 1);
+    assert_catalog_shape("hubspot", "contact.find", &out);
+    assert_eq!(out["match_count"], 1);
+    assert_eq!(out["contact"]["id"], "51");
+    assert_eq!(out["contact"]["email"], "ada@example.com");
+    assert_eq!(out["contact"]["name"], "Ada Lovelace");
+    assert_eq!(out["contact"]["owner_id"], "123");
+}
+
+#[tokio::test]
+async fn hubspot_contact_find_by_name_and_company() {
+    let fake = serve_fake("", hubspot_ok).await;
+    hubspot(&fake)
+        .execute(
+            "contact.find",
+            json!({"name": "Ada Lovelace", "company": "Analytical Engines"}),
+            &live_ctx(),
+        )
+        .await
+        .unwrap();
+    let filters = fake.only_request().json()["filterGroups"][0]["filters"].clone();
+    assert_eq!(
+        filters,
+        json!([
+            {"propertyName": "firstname", "operator": "EQ", "value": "Ada"},
+            {"propertyName": "lastname", "operator": "EQ", "value": "Lovelace"},
+            {"propertyName": "company", "operator": "EQ", "value": "Analytical Engines"}
+        ])
+    );
 }
 
 #[tokio::test]
@@ -625,26 +795,37 @@ async fn hubspot_deal_find_by_contact_email_uses_associations() {
         reqs[1].json()["filterGroups"][0]["filters"][0],
         json!({"propertyName": "associations.contact", "operator": "EQ", "value": "51"})
     );
-    assert_eq!(out["id"], "77");
-    assert_eq!(out["name"], "Acme renewal");
-    assert_eq!(out["stage"], "contractsent");
-    assert_eq!(out["amount"], 5000.0);
+    assert_catalog_shape("hubspot", "deal.find", &out);
+    assert_eq!(out["deal"]["id"], "77");
+    assert_eq!(out["deal"]["name"], "Acme renewal");
+    assert_eq!(out["deal"]["stage"], "Contract Sent");
+    assert_eq!(out["deal"]["stage_id"], "contractsent");
+    assert_eq!(out["deal"]["amount"], 5000.0);
+    assert_eq!(out["deal"]["currency"], "USD");
+    assert_eq!(out["deal"]["close_date"], "2026-12-15");
 }
 
 #[tokio::test]
-async fn hubspot_deal_find_by_id_gets_the_record() {
+async fn hubspot_deal_find_by_id_or_company() {
     let fake = serve_fake("", hubspot_ok).await;
-    let out = hubspot(&fake)
+    let client = hubspot(&fake);
+    let out = client
         .execute("deal.find", json!({"deal_id": 77}), &live_ctx())
         .await
         .unwrap();
-    let r = fake.only_request();
+    assert_eq!(out["deal"]["amount"], 5000.5);
+    assert_eq!(out["deal"]["stage"], "Closed Won");
+    client
+        .execute("deal.find", json!({"company": "Acme"}), &live_ctx())
+        .await
+        .unwrap();
+    let reqs = fake.requests();
     assert_eq!(
-        (r.method.as_str(), r.path.as_str()),
+        (reqs[0].method.as_str(), reqs[0].path.as_str()),
         ("GET", "/crm/v3/objects/deals/77")
     );
-    assert!(r.q("properties").unwrap().contains("dealstage"));
-    assert_eq!(out["amount"], 5000.5);
+    assert!(reqs[0].q("properties").unwrap().contains("dealstage"));
+    assert_eq!(reqs[1].json()["query"], "Acme");
 }
 
 #[tokio::test]
@@ -654,16 +835,27 @@ async fn hubspot_contact_create_and_update() {
     let created = client
         .execute(
             "contact.create",
-            json!({"email": "grace@example.com", "name": "Grace Hopper", "company": "Navy"}),
+            json!({"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper",
+                   "company": "Navy", "owner_id": "123"}),
             &live_ctx(),
         )
         .await
         .unwrap();
-    assert_eq!(created["id"], "52");
+    assert_catalog_shape("hubspot", "contact.create", &created);
+    assert_eq!(created["contact"]["id"], "52");
+    assert_eq!(created["contact"]["lifecycle_stage"], "lead");
     let updated = client
         .execute(
             "contact.update",
-            json!({"contact_id": "52", "property": "lifecycle stage", "value": "Customer"}),
+            json!({"contact_id": "52", "property": "lifecycle_stage", "value": "Customer"}),
+            &live_ctx(),
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "contact.update",
+            json!({"email": "grace@example.com", "properties": {"Lead Status": "in progress"}}),
             &live_ctx(),
         )
         .await
@@ -675,7 +867,8 @@ async fn hubspot_contact_create_and_update() {
     );
     assert_eq!(
         reqs[0].json()["properties"],
-        json!({"email": "grace@example.com", "firstname": "Grace", "lastname": "Hopper", "company": "Navy"})
+        json!({"email": "grace@example.com", "firstname": "Grace", "lastname": "Hopper",
+               "company": "Navy", "hubspot_owner_id": "123", "lifecyclestage": "lead"})
     );
     assert_eq!(
         (reqs[1].method.as_str(), reqs[1].path.as_str()),
@@ -685,7 +878,15 @@ async fn hubspot_contact_create_and_update() {
         reqs[1].json(),
         json!({"properties": {"lifecyclestage": "customer"}})
     );
-    assert_eq!(updated["lifecycle_stage"], "customer");
+    assert_catalog_shape("hubspot", "contact.update", &updated);
+    assert_eq!(updated["changed"], json!(["lifecycle_stage"]));
+    assert_eq!(updated["contact"]["lifecycle_stage"], "customer");
+    assert_eq!(reqs[2].path, "/crm/v3/objects/contacts/grace@example.com");
+    assert_eq!(reqs[2].q("idProperty"), Some("email"));
+    assert_eq!(
+        reqs[2].json(),
+        json!({"properties": {"hs_lead_status": "IN_PROGRESS"}})
+    );
     for r in &reqs {
         assert_hubspot_auth(r);
     }
@@ -698,46 +899,61 @@ async fn hubspot_deal_create_and_update() {
     let created = client
         .execute(
             "deal.create",
-            json!({"name": "Acme expansion", "stage": "Appointment Scheduled", "amount": "$1,500",
-                   "contact_id": "51", "company_id": "9"}),
+            json!({"company": "Acme", "amount": "$1,500", "contact_email": "ada@example.com", "company_id": "9"}),
             &live_ctx(),
         )
         .await
         .unwrap();
-    assert_eq!(created["id"], "78");
-    assert_eq!(created["stage"], "appointmentscheduled");
-    client
+    assert_catalog_shape("hubspot", "deal.create", &created);
+    assert_eq!(created["deal"]["id"], "78");
+    assert_eq!(created["deal"]["name"], "Acme");
+    assert_eq!(created["deal"]["stage"], "Appointment Scheduled");
+    assert_eq!(created["deal"]["company"], "Acme");
+    assert_eq!(created["deal"]["contact_email"], "ada@example.com");
+    let updated = client
         .execute(
             "deal.update",
-            json!({"deal": {"id": "77"}, "stage": "Closed Won"}),
+            json!({"deal": {"id": "77"}, "stage": "Contract Sent"}),
             &live_ctx(),
         )
         .await
         .unwrap();
     let reqs = fake.requests();
-    let create = reqs[0].json();
-    assert_eq!(reqs[0].path, "/crm/v3/objects/deals");
+    // The contact named by email is looked up for the association.
+    assert_eq!(reqs[0].path, "/crm/v3/objects/contacts/search");
+    let create = reqs[1].json();
+    assert_eq!(reqs[1].path, "/crm/v3/objects/deals");
     assert_eq!(
         create["properties"],
-        json!({"dealname": "Acme expansion", "dealstage": "appointmentscheduled", "amount": "1500.0", "pipeline": "default"})
+        json!({"dealname": "Acme", "dealstage": "appointmentscheduled", "amount": "1500.0", "pipeline": "default"})
     );
     assert_eq!(create["associations"][0]["to"]["id"], "51");
     assert_eq!(
         create["associations"][0]["types"][0]["associationTypeId"],
         3
     );
+    assert_eq!(create["associations"][1]["to"]["id"], "9");
     assert_eq!(
         create["associations"][1]["types"][0]["associationTypeId"],
         5
     );
+    // The update reads the deal first (for previous_stage), then patches.
     assert_eq!(
-        (reqs[1].method.as_str(), reqs[1].path.as_str()),
+        (reqs[2].method.as_str(), reqs[2].path.as_str()),
+        ("GET", "/crm/v3/objects/deals/77")
+    );
+    assert_eq!(
+        (reqs[3].method.as_str(), reqs[3].path.as_str()),
         ("PATCH", "/crm/v3/objects/deals/77")
     );
     assert_eq!(
-        reqs[1].json(),
-        json!({"properties": {"dealstage": "closedwon"}})
+        reqs[3].json(),
+        json!({"properties": {"dealstage": "contractsent"}})
     );
+    assert_catalog_shape("hubspot", "deal.update", &updated);
+    assert_eq!(updated["previous_stage"], "Closed Won");
+    assert_eq!(updated["changed"], json!(["stage"]));
+    assert_eq!(updated["deal"]["stage"], "Contract Sent");
 }
 
 #[tokio::test]
@@ -746,7 +962,7 @@ async fn hubspot_owner_get_from_a_deal() {
     let out = hubspot(&fake)
         .execute(
             "owner.get",
-            json!({"deal": {"id": "77", "properties": {"hubspot_owner_id": "123"}}}),
+            json!({"deal": {"id": "77", "owner_id": "123"}}),
             &live_ctx(),
         )
         .await
@@ -757,8 +973,33 @@ async fn hubspot_owner_get_from_a_deal() {
         ("GET", "/crm/v3/owners/123")
     );
     assert_hubspot_auth(&r);
-    assert_eq!(out["email"], "dana@example.com");
-    assert_eq!(out["name"], "Dana Brooks");
+    assert_catalog_shape("hubspot", "owner.get", &out);
+    assert_eq!(out["owner"]["email"], "dana@example.com");
+    assert_eq!(out["owner"]["name"], "Dana Brooks");
+    assert_eq!(out["owner"]["team"], "Sales");
+}
+
+#[tokio::test]
+async fn hubspot_owner_get_by_email() {
+    let fake = serve_fake("", |r| {
+        json_reply(200, json!({"results": [{"id": "124", "email": r.q("email"), "firstName": "Sam", "lastName": "Patel"}]}))
+    })
+    .await;
+    let out = hubspot(&fake)
+        .execute(
+            "owner.get",
+            json!({"email": "sam@example.com"}),
+            &live_ctx(),
+        )
+        .await
+        .unwrap();
+    let r = fake.only_request();
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("GET", "/crm/v3/owners")
+    );
+    assert_eq!(r.q("email"), Some("sam@example.com"));
+    assert_eq!(out["owner"]["id"], "124");
 }
 
 #[tokio::test]
@@ -769,26 +1010,32 @@ async fn hubspot_task_and_note_with_associations() {
         .execute(
             "task.create",
             json!({"title": "Call Ada", "contact_id": "51", "deal_id": "77", "due_date": "2026-03-01",
-                   "priority": "high", "owner_id": "123"}),
+                   "priority": "high", "owner_id": "123", "notes": "ask about renewal"}),
             &live_ctx(),
         )
         .await
         .unwrap();
-    assert_eq!(task["id"], "901");
-    assert_eq!(task["title"], "Call Ada");
+    assert_catalog_shape("hubspot", "task.create", &task);
+    assert_eq!(task["task"]["id"], "901");
+    assert_eq!(task["task"]["title"], "Call Ada");
+    assert_eq!(task["task"]["due_date"], "2026-03-01");
+    assert_eq!(task["task"]["notes"], "ask about renewal");
     let note = client
         .execute(
             "note.create",
-            json!({"text": "Signed the contract", "contact": {"id": "51"}}),
+            json!({"body": "Signed the contract", "contact": {"id": "51"}}),
             &live_ctx(),
         )
         .await
         .unwrap();
-    assert_eq!(note["body"], "Signed the contract");
+    assert_catalog_shape("hubspot", "note.create", &note);
+    assert_eq!(note["note"]["body"], "Signed the contract");
+    assert_eq!(note["note"]["contact_id"], "51");
     let reqs = fake.requests();
     assert_eq!(reqs[0].path, "/crm/v3/objects/tasks");
     let t = reqs[0].json();
     assert_eq!(t["properties"]["hs_task_subject"], "Call Ada");
+    assert_eq!(t["properties"]["hs_task_body"], "ask about renewal");
     assert_eq!(t["properties"]["hs_timestamp"], "2026-03-01T09:00:00.000Z");
     assert_eq!(t["properties"]["hs_task_priority"], "HIGH");
     assert_eq!(t["properties"]["hs_task_status"], "NOT_STARTED");
@@ -820,6 +1067,29 @@ async fn hubspot_task_and_note_with_associations() {
 }
 
 #[tokio::test]
+async fn hubspot_task_defaults_title_and_due_date() {
+    let fake = serve_fake("", hubspot_ok).await;
+    let out = hubspot(&fake)
+        .execute(
+            "task.create",
+            json!({"deal": {"id": "77", "name": "Acme renewal", "amount": 5000, "stage": "Closed Won"}}),
+            &live_ctx(),
+        )
+        .await
+        .unwrap();
+    let t = fake.only_request().json();
+    assert_eq!(
+        t["properties"]["hs_task_subject"],
+        "Follow up: deal Acme renewal (5000, Closed Won)"
+    );
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    assert_eq!(out["task"]["due_date"], tomorrow);
+    assert_eq!(out["task"]["deal_id"], "77");
+}
+
+#[tokio::test]
 async fn hubspot_errors_are_classified() {
     let soon = (chrono::Utc::now() + chrono::Duration::seconds(20))
         .to_rfc2822()
@@ -829,7 +1099,7 @@ async fn hubspot_errors_are_classified() {
             json_reply(
                 429,
                 json!({"status": "error", "message": "You have reached your secondly limit.",
-                                   "errorType": "RATE_LIMIT", "policyName": "SECONDLY"}),
+                       "errorType": "RATE_LIMIT", "policyName": "SECONDLY"}),
             ),
             "retry-after",
             &soon,
@@ -880,11 +1150,7 @@ async fn hubspot_errors_are_classified() {
         .await;
         let client = hubspot(&fake);
         let e = client
-            .execute(
-                "deal.update",
-                json!({"deal_id": "1", "stage": "closedwon"}),
-                &live_ctx(),
-            )
+            .execute("contact.create", json!({"email": "a@b.co"}), &live_ctx())
             .await
             .unwrap_err();
         assert_error(&e, kind, code);
@@ -922,12 +1188,17 @@ fn qbo(fake: &Fake) -> QuickBooksClient {
 fn qbo_invoice(id: &str, balance: f64) -> Value {
     json!({"Id": id, "DocNumber": "1001", "TxnDate": "2026-01-05", "DueDate": "2026-02-04",
            "TotalAmt": 1500.0, "Balance": balance, "CustomerRef": {"value": "58", "name": "Acme Corp"},
-           "BillEmail": {"Address": "ap@acme.example"}, "EmailStatus": "NotSet", "SyncToken": "0"})
+           "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+           "BillEmail": {"Address": "ap@acme.example"}, "EmailStatus": "NotSet", "SyncToken": "0",
+           "Line": [{"Id": "1", "LineNum": 1, "Description": "Consulting", "Amount": 1500.0,
+                     "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {"ItemRef": {"value": "1"}}},
+                    {"Amount": 1500.0, "DetailType": "SubTotalLineDetail", "SubTotalLineDetail": {}}]})
 }
 
 fn qbo_customer(id: &str) -> Value {
     json!({"Id": id, "DisplayName": "Mary O'Brien", "CompanyName": "O'Brien Ltd",
-           "PrimaryEmailAddr": {"Address": "mary@obrien.example"}, "Balance": 0, "SyncToken": "0"})
+           "PrimaryEmailAddr": {"Address": "mary@obrien.example"}, "Balance": 0, "SyncToken": "0",
+           "CurrencyRef": {"value": "USD"}, "MetaData": {"CreateTime": "2026-03-02T15:04:05-08:00"}})
 }
 
 fn qbo_ok(r: &Recorded) -> Reply {
@@ -946,7 +1217,7 @@ fn qbo_ok(r: &Recorded) -> Reply {
                 json_reply(
                     200,
                     json!({"QueryResponse": {"Invoice": [qbo_invoice("130", 1500.0)],
-                                        "startPosition": 1, "maxResults": 1}, "time": "2026-01-05T10:00:00-08:00"}),
+                           "startPosition": 1, "maxResults": 1}, "time": "2026-01-05T10:00:00-08:00"}),
                 )
             } else {
                 json_reply(
@@ -962,6 +1233,7 @@ fn qbo_ok(r: &Recorded) -> Reply {
             inv["Id"] = json!("131");
             inv["TotalAmt"] = body["Line"][0]["Amount"].clone();
             inv["Balance"] = body["Line"][0]["Amount"].clone();
+            inv["TxnDate"] = json!("2026-01-05");
             json_reply(200, json!({"Invoice": inv}))
         }
         ("POST", "/invoice/130/send") => {
@@ -973,11 +1245,13 @@ fn qbo_ok(r: &Recorded) -> Reply {
             let mut p = body.clone();
             p["Id"] = json!("201");
             p["UnappliedAmt"] = json!(0);
+            p["TxnDate"] = json!("2026-01-20");
             json_reply(200, json!({"Payment": p}))
         }
         ("POST", "/customer") => {
             let mut c = body.clone();
             c["Id"] = json!("59");
+            c["Balance"] = json!(0);
             json_reply(200, json!({"Customer": c}))
         }
         _ => json_reply(
@@ -997,10 +1271,10 @@ fn assert_qbo_auth(r: &Recorded) {
 }
 
 #[tokio::test]
-async fn qbo_invoice_find_queries_by_doc_number() {
+async fn qbo_invoice_find_queries_by_number() {
     let fake = serve_fake("", qbo_ok).await;
     let out = qbo(&fake)
-        .execute("invoice.find", json!({"doc_number": "1001"}), &live_ctx())
+        .execute("invoice.find", json!({"number": "1001"}), &live_ctx())
         .await
         .unwrap();
     let r = fake.only_request();
@@ -1014,15 +1288,29 @@ async fn qbo_invoice_find_queries_by_doc_number() {
         Some("SELECT * FROM Invoice WHERE DocNumber = '1001' ORDERBY TxnDate DESC MAXRESULTS 10")
     );
     assert_eq!(r.q("requestid"), None, "reads carry no requestid");
-    assert_eq!(out["id"], "130");
-    assert_eq!(out["customer_id"], "58");
-    assert_eq!(out["balance"], 1500.0);
-    assert_eq!(out["email"], "ap@acme.example");
-    assert_eq!(out["Id"], "130", "the raw record is kept");
+    assert_catalog_shape("quickbooks", "invoice.find", &out);
+    let inv = &out["invoice"];
+    assert_eq!(out["match_count"], 1);
+    assert_eq!(inv["id"], "130");
+    assert_eq!(inv["number"], "1001");
+    assert_eq!(inv["amount"], 1500.0);
+    assert_eq!(inv["balance"], 1500.0);
+    assert_eq!(inv["currency"], "USD");
+    assert_eq!(inv["status"], "overdue");
+    assert_eq!(inv["sent"], false);
+    assert_eq!(
+        inv["lines"],
+        json!([{"description": "Consulting", "amount": 1500.0}])
+    );
+    assert_eq!(
+        inv["customer"],
+        json!({"id": "58", "name": "Acme Corp", "email": "ap@acme.example"})
+    );
+    assert_eq!(inv["raw"]["Id"], "130", "QuickBooks' own record is kept");
 }
 
 #[tokio::test]
-async fn qbo_invoice_find_by_id_and_overdue_status() {
+async fn qbo_invoice_find_by_id_customer_email_and_status() {
     let fake = serve_fake("", qbo_ok).await;
     let client = qbo(&fake);
     let out = client
@@ -1033,18 +1321,22 @@ async fn qbo_invoice_find_by_id_and_overdue_status() {
         )
         .await
         .unwrap();
-    assert_eq!(out["doc_number"], "1001");
+    assert_eq!(out["invoice"]["number"], "1001");
     client
         .execute(
             "invoice.find",
-            json!({"customer_id": "58", "status": "overdue"}),
+            json!({"customer_email": "mary@obrien.example", "status": "overdue"}),
             &live_ctx(),
         )
         .await
         .unwrap();
     let reqs = fake.requests();
     assert_eq!(reqs[0].path, "/v3/company/9130350/invoice/130");
-    let q = reqs[1].q("query").unwrap();
+    assert_eq!(
+        reqs[1].q("query"),
+        Some("SELECT * FROM Customer WHERE PrimaryEmailAddr = 'mary@obrien.example' MAXRESULTS 1")
+    );
+    let q = reqs[2].q("query").unwrap();
     assert!(
         q.contains("CustomerRef = '58' AND Balance > '0' AND DueDate < '"),
         "{q}"
@@ -1057,7 +1349,7 @@ async fn qbo_customer_find_escapes_quotes() {
     let out = qbo(&fake)
         .execute(
             "customer.find",
-            json!({"display_name": "Mary O'Brien"}),
+            json!({"name": "Mary O'Brien"}),
             &live_ctx(),
         )
         .await
@@ -1067,8 +1359,16 @@ async fn qbo_customer_find_escapes_quotes() {
         r.q("query"),
         Some("SELECT * FROM Customer WHERE DisplayName = 'Mary O\\'Brien' MAXRESULTS 10")
     );
-    assert_eq!(out["id"], "58");
-    assert_eq!(out["email"], "mary@obrien.example");
+    assert_catalog_shape("quickbooks", "customer.find", &out);
+    assert_eq!(out["customer"]["id"], "58");
+    assert_eq!(out["customer"]["name"], "Mary O'Brien");
+    assert_eq!(out["customer"]["email"], "mary@obrien.example");
+    assert_eq!(out["customer"]["created_at"], "2026-03-02T15:04:05-08:00");
+    let e = qbo(&fake)
+        .execute("customer.find", json!({"name": "back\\slash"}), &live_ctx())
+        .await
+        .unwrap_err();
+    assert_error(&e, ConnectorErrorKind::Permanent, "invalid_input");
 }
 
 #[tokio::test]
@@ -1078,7 +1378,7 @@ async fn qbo_invoice_create_sends_requestid() {
     let out = qbo(&fake)
         .execute(
             "invoice.create",
-            json!({"customer_id": "58", "amount": 1500, "due_in_days": 30, "description": "Consulting"}),
+            json!({"customer_id": "58", "amount": 1500, "description": "Consulting"}),
             &ctx,
         )
         .await
@@ -1099,10 +1399,38 @@ async fn qbo_invoice_create_sends_requestid() {
         "1"
     );
     assert_eq!(body["Line"][0]["Description"], "Consulting");
+    // Due in 30 days unless the input says otherwise.
     let due = chrono::Utc::now().date_naive() + chrono::Duration::days(30);
     assert_eq!(body["DueDate"], due.format("%Y-%m-%d").to_string());
-    assert_eq!(out["id"], "131");
-    assert_eq!(out["total"], 1500.0);
+    assert_catalog_shape("quickbooks", "invoice.create", &out);
+    assert_eq!(out["invoice"]["id"], "131");
+    assert_eq!(out["invoice"]["amount"], 1500.0);
+    assert_eq!(out["invoice"]["status"], "open");
+}
+
+#[tokio::test]
+async fn qbo_invoice_create_for_a_customer_email() {
+    let fake = serve_fake("", qbo_ok).await;
+    let ctx = live_ctx();
+    qbo(&fake)
+        .execute(
+            "invoice.create",
+            json!({"customer_email": "mary@obrien.example", "amount": "250.50", "due_in_days": 14, "currency": "usd"}),
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let reqs = fake.requests();
+    assert_eq!(reqs[0].path, "/v3/company/9130350/query");
+    assert_eq!(reqs[0].q("requestid"), None);
+    let body = reqs[1].json();
+    assert_eq!(body["CustomerRef"]["value"], "58");
+    assert_eq!(body["BillEmail"]["Address"], "mary@obrien.example");
+    assert_eq!(body["Line"][0]["Amount"], 250.5);
+    assert_eq!(body["CurrencyRef"]["value"], "USD");
+    let due = chrono::Utc::now().date_naive() + chrono::Duration::days(14);
+    assert_eq!(body["DueDate"], due.format("%Y-%m-%d").to_string());
+    assert_eq!(reqs[1].q("requestid"), Some(ctx.idempotency_key.as_str()));
 }
 
 #[tokio::test]
@@ -1112,7 +1440,7 @@ async fn qbo_invoice_send_posts_to_send() {
     let out = qbo(&fake)
         .execute(
             "invoice.send",
-            json!({"invoice_id": "130", "email": "ap@acme.example"}),
+            json!({"invoice_id": "130", "to": "ap@acme.example"}),
             &ctx,
         )
         .await
@@ -1129,7 +1457,9 @@ async fn qbo_invoice_send_posts_to_send() {
         r.header("content-type").unwrap(),
         "application/octet-stream"
     );
-    assert_eq!(out["email_status"], "EmailSent");
+    assert_catalog_shape("quickbooks", "invoice.send", &out);
+    assert_eq!(out["sent_to"], "ap@acme.example");
+    assert_eq!(out["invoice"]["sent"], true);
 }
 
 #[tokio::test]
@@ -1137,7 +1467,11 @@ async fn qbo_payment_defaults_to_the_invoice_balance() {
     let fake = serve_fake("", qbo_ok).await;
     let ctx = live_ctx();
     let out = qbo(&fake)
-        .execute("payment.record", json!({"invoice_id": "130"}), &ctx)
+        .execute(
+            "payment.record",
+            json!({"invoice_id": "130", "method": "check", "paid_on": "2026-01-20"}),
+            &ctx,
+        )
         .await
         .unwrap();
     let reqs = fake.requests();
@@ -1155,10 +1489,18 @@ async fn qbo_payment_defaults_to_the_invoice_balance() {
     assert_eq!(
         reqs[1].json(),
         json!({"CustomerRef": {"value": "58"}, "TotalAmt": 1500.0,
-               "Line": [{"Amount": 1500.0, "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]}]})
+               "Line": [{"Amount": 1500.0, "LinkedTxn": [{"TxnId": "130", "TxnType": "Invoice"}]}],
+               "TxnDate": "2026-01-20", "PrivateNote": "Payment method: check",
+               "CurrencyRef": {"value": "USD"}})
     );
-    assert_eq!(out["id"], "201");
-    assert_eq!(out["invoice_id"], "130");
+    assert_catalog_shape("quickbooks", "payment.record", &out);
+    assert_eq!(out["payment"]["id"], "201");
+    assert_eq!(out["payment"]["invoice_id"], "130");
+    assert_eq!(out["payment"]["amount"], 1500.0);
+    assert_eq!(out["payment"]["method"], "check");
+    assert_eq!(out["payment"]["paid_on"], "2026-01-20");
+    assert_eq!(out["invoice"]["balance"], 0.0);
+    assert_eq!(out["invoice"]["status"], "paid");
 }
 
 #[tokio::test]
@@ -1168,7 +1510,7 @@ async fn qbo_customer_create() {
     let out = qbo(&fake)
         .execute(
             "customer.create",
-            json!({"name": "Grace Hopper", "email": "grace@example.com", "company": "Navy"}),
+            json!({"name": "Grace Hopper", "email": "grace@example.com", "company": "Navy", "phone": "+15550100"}),
             &ctx,
         )
         .await
@@ -1178,14 +1520,18 @@ async fn qbo_customer_create() {
         (r.method.as_str(), r.path.as_str()),
         ("POST", "/v3/company/9130350/customer")
     );
+    assert_qbo_auth(&r);
     assert_eq!(r.q("requestid"), Some(ctx.idempotency_key.as_str()));
     assert_eq!(
         r.json(),
-        json!({"DisplayName": "Grace Hopper", "GivenName": "Grace", "FamilyName": "Hopper",
-               "CompanyName": "Navy", "PrimaryEmailAddr": {"Address": "grace@example.com"}})
+        json!({"DisplayName": "Grace Hopper", "CompanyName": "Navy",
+               "PrimaryEmailAddr": {"Address": "grace@example.com"},
+               "PrimaryPhone": {"FreeFormNumber": "+15550100"}})
     );
-    assert_eq!(out["id"], "59");
-    assert_eq!(out["email"], "grace@example.com");
+    assert_catalog_shape("quickbooks", "customer.create", &out);
+    assert_eq!(out["customer"]["id"], "59");
+    assert_eq!(out["customer"]["email"], "grace@example.com");
+    assert_eq!(out["customer"]["company"], "Navy");
 }
 
 fn fault(fault_type: &str, code: &str, message: &str) -> Value {

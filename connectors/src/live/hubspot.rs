@@ -2,22 +2,26 @@
 //!
 //! | operation | API |
 //! |---|---|
-//! | `contact.find` | `GET /crm/v3/objects/contacts/{id}`, or `POST /crm/v3/objects/contacts/search` (by `email`, `filters`, `query`) |
-//! | `contact.create` | `POST /crm/v3/objects/contacts` |
-//! | `contact.update` | `PATCH /crm/v3/objects/contacts/{id}` |
-//! | `deal.find` | `GET /crm/v3/objects/deals/{id}`, or `POST /crm/v3/objects/deals/search` (by `name`, `stage`, associated `contact_id` / `company_id`, a contact's `email`, `filters`, `query`) |
-//! | `deal.create` | `POST /crm/v3/objects/deals` (with contact / company associations) |
-//! | `deal.update` | `PATCH /crm/v3/objects/deals/{id}` |
+//! | `contact.find` | `GET /crm/v3/objects/contacts/{id}`, or `POST /crm/v3/objects/contacts/search` (by `email`, `name`, `company`, `filters`, `query`) |
+//! | `contact.create` | `POST /crm/v3/objects/contacts` (lifecycle stage `lead` unless given) |
+//! | `contact.update` | `PATCH /crm/v3/objects/contacts/{id}` (or `{email}?idProperty=email`) |
+//! | `deal.find` | `GET /crm/v3/objects/deals/{id}`, or `POST /crm/v3/objects/deals/search` (by `name`, `stage`, associated `contact_id` / `company_id`, a contact's `email`, `company` as text, `filters`, `query`) |
+//! | `deal.create` | `POST /crm/v3/objects/deals` (with contact / company associations; `contact_email` is looked up) |
+//! | `deal.update` | `GET` then `PATCH /crm/v3/objects/deals/{id}` (the GET gives `previous_stage`) |
 //! | `owner.get` | `GET /crm/v3/owners/{id}`, or `GET /crm/v3/owners?email=…` |
 //! | `task.create` | `POST /crm/v3/objects/tasks` with associations |
 //! | `note.create` | `POST /crm/v3/objects/notes` with associations |
 //!
-//! Records come back with their properties at the top level next to `id`,
-//! plus friendly names (`name`, `stage`, `owner_id`, `email`, …) and the
-//! raw `properties`. A search without a match is a permanent `not_found`.
-//! Stage and lifecycle-stage labels ("Closed Won", "Customer") are mapped
-//! to HubSpot's internal values of the default pipeline; other values pass
-//! through unchanged (custom pipelines use their own ids).
+//! Outputs have the catalog's shapes (the manifests' example outputs, the
+//! same as the sandbox's): `{"match_count", "contact": {...}}`,
+//! `{"changed", "previous_stage", "deal": {...}}`, `{"owner": {...}}`,
+//! `{"task": {...}}`, `{"note": {...}}`, records with snake-case fields
+//! (`first_name`, `lifecycle_stage`, `owner_id`, `stage`, `close_date`, …)
+//! and HubSpot's raw `properties`. A search without a match is a permanent
+//! `not_found`. Stage and lifecycle-stage labels ("Closed Won",
+//! "Customer") are mapped to the default pipeline's internal values on the
+//! way in and back to labels on the way out; other values pass through
+//! unchanged (custom pipelines use their own ids).
 
 use std::fmt;
 
@@ -29,7 +33,7 @@ use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
 use super::config::{parse_base_url, HubSpotConfig};
-use super::input::{parse_amount, scalar_text, Input};
+use super::input::{compose_summary, money, parse_amount, scalar_text, Input};
 use super::transport::{
     call_span, check_operation, invalid_response, log_outcome, not_supported_live, status_error,
     Transport, SERVICE_MAX_BODY,
@@ -203,13 +207,11 @@ impl HubSpotClient {
     ) -> Result<Value, ConnectorError> {
         let path = format!("/crm/v3/objects/{}/{}", object.path(), path_segment(id)?);
         let props = object.properties().join(",");
-        let raw = self
-            .call(Method::GET, &path, &[("properties", props)], None, ctx)
-            .await?;
-        Ok(record(object, &raw))
+        self.call(Method::GET, &path, &[("properties", props)], None, ctx)
+            .await
     }
 
-    /// Searches `object`; the matches, most recently modified first.
+    /// Searches `object`; the raw matches, most recently modified first.
     async fn search(
         &self,
         object: Object,
@@ -235,11 +237,33 @@ impl HubSpotClient {
         let answer = self
             .call(Method::POST, &path, &[], Some(Value::Object(body)), ctx)
             .await?;
-        let results = answer
+        answer
             .get("results")
             .and_then(Value::as_array)
-            .ok_or_else(|| invalid_response(SERVICE, "the search answer has no `results`"))?;
-        Ok(results.iter().map(|r| record(object, r)).collect())
+            .cloned()
+            .ok_or_else(|| invalid_response(SERVICE, "the search answer has no `results`"))
+    }
+
+    /// The id of the contact with `email`, or a permanent `not_found`.
+    async fn contact_id_by_email(
+        &self,
+        email: &str,
+        ctx: &ExecutionContext,
+    ) -> Result<String, ConnectorError> {
+        let filter = json!({ "propertyName": "email", "operator": "EQ", "value": email });
+        let contacts = self
+            .search(Object::Contact, vec![filter], None, 1, ctx)
+            .await?;
+        contacts
+            .first()
+            .and_then(|c| c.get("id"))
+            .and_then(scalar_text)
+            .ok_or_else(|| {
+                ConnectorError::permanent(
+                    "not_found",
+                    format!("HubSpot has no contact with email = {email:?}"),
+                )
+            })
     }
 
     async fn find(
@@ -251,8 +275,8 @@ impl HubSpotClient {
         let noun = object.noun();
         let id_key = format!("{noun}_id");
         if let Some(id) = input.id(&[id_key.as_str(), "hs_object_id"], &[noun]) {
-            let found = self.get_object(object, &id, ctx).await?;
-            return Ok(find_output(found.clone(), vec![found]));
+            let raw = self.get_object(object, &id, ctx).await?;
+            return Ok(json!({ "match_count": 1, noun: object.record(&raw) }));
         }
         let limit = input.integer(&["limit"])?.unwrap_or(10).clamp(1, 100);
         let mut filters = Vec::new();
@@ -261,16 +285,29 @@ impl HubSpotClient {
             described.push(format!("{property} = {value:?}"));
             filters.push(json!({ "propertyName": property, "operator": "EQ", "value": value }));
         };
+        let mut query = input.text(&["query", "search"]);
         match object {
             Object::Contact => {
                 if let Some(email) = input.text(&["email", "contact_email"]) {
                     add("email", email);
                 }
-                if let Some(v) = input.text(&["firstname", "first_name"]) {
+                if let Some(v) = input.text(&["first_name", "firstname"]) {
                     add("firstname", v);
                 }
-                if let Some(v) = input.text(&["lastname", "last_name"]) {
+                if let Some(v) = input.text(&["last_name", "lastname"]) {
                     add("lastname", v);
+                }
+                if let Some(name) = input.text(&["name", "full_name"]) {
+                    match name.split_once(' ') {
+                        Some((first, last)) => {
+                            add("firstname", first.trim().to_string());
+                            add("lastname", last.trim().to_string());
+                        }
+                        None => query = Some(name),
+                    }
+                }
+                if let Some(v) = input.text(&["company", "company_name"]) {
+                    add("company", v);
                 }
                 if let Some(v) = input.text(&["phone"]) {
                     add("phone", v);
@@ -283,34 +320,12 @@ impl HubSpotClient {
                 if let Some(stage) = input.text(&["stage", "dealstage"]) {
                     add("dealstage", deal_stage(&stage));
                 }
-                let contact = input.id(&["contact_id"], &["contact"]);
-                let contact = match contact {
+                let contact = match input.id(&["contact_id"], &["contact"]) {
                     Some(c) => Some(c),
+                    // The deal of a person known by email: their contact
+                    // first, then deals associated with it.
                     None => match input.text(&["email", "contact_email"]) {
-                        // The deal of a person known by email: their contact
-                        // first, then deals associated with it.
-                        Some(email) => {
-                            let contacts = self
-                                .search(
-                                    Object::Contact,
-                                    vec![json!({ "propertyName": "email", "operator": "EQ", "value": email })],
-                                    None,
-                                    1,
-                                    ctx,
-                                )
-                                .await?;
-                            let id = contacts
-                                .first()
-                                .and_then(|c| c.get("id"))
-                                .and_then(scalar_text)
-                                .ok_or_else(|| {
-                                    ConnectorError::permanent(
-                                        "not_found",
-                                        format!("HubSpot has no contact with email = {email:?}, so no deal of theirs"),
-                                    )
-                                })?;
-                            Some(id)
-                        }
+                        Some(email) => Some(self.contact_id_by_email(&email, ctx).await?),
                         None => None,
                     },
                 };
@@ -320,34 +335,31 @@ impl HubSpotClient {
                 if let Some(c) = input.id(&["company_id"], &["company"]) {
                     add("associations.company", c);
                 }
+                // A company named in text is searched as text.
+                if query.is_none() {
+                    query = input.text(&["company", "company_name"]);
+                }
             }
         }
         if let Some(extra) = input.map(&["filters"])? {
             for (k, v) in extra {
                 let property = property_name(object, k);
-                let value = scalar_text(v).unwrap_or_default();
-                let value = normalise_value(&property, &value);
+                let value = normalise_value(&property, &scalar_text(v).unwrap_or_default());
                 add(&property, value);
             }
         }
-        let query = input
-            .text(&["query", "search", "company_name"])
-            .or_else(|| {
-                // A company named in text (not an object) is searched as text.
-                (object == Object::Deal)
-                    .then(|| input.text(&["company"]))
-                    .flatten()
-                    .filter(|_| input.id(&[], &["company"]).is_none())
-            });
         if let Some(q) = &query {
             described.push(format!("text {q:?}"));
         }
         if filters.is_empty() && query.is_none() {
-            return Err(input.missing(&[id_key.as_str(), "email", "filters", "query"]));
+            return Err(input.missing(&[id_key.as_str(), "email", "name", "company"]));
         }
         let results = self.search(object, filters, query, limit, ctx).await?;
         match results.first() {
-            Some(first) => Ok(find_output(first.clone(), results)),
+            Some(first) => Ok(json!({
+                "match_count": results.len(),
+                noun: object.record(first),
+            })),
             None => Err(ConnectorError::permanent(
                 "not_found",
                 format!("HubSpot has no {noun} matching {}", described.join(", ")),
@@ -355,67 +367,85 @@ impl HubSpotClient {
         }
     }
 
-    async fn create(
+    async fn contact_create(
         &self,
-        object: Object,
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let mut properties = collect_properties(object, input)?;
+        let mut properties = collect_properties(Object::Contact, input)?;
+        if !properties.contains_key("email") {
+            return Err(input.missing(&["email"]));
+        }
+        if !properties.contains_key("firstname") && !properties.contains_key("lastname") {
+            if let Some(name) = input.text(&["name", "full_name"]) {
+                let (first, last) = split_name(&name);
+                properties.insert("firstname".into(), Value::String(first));
+                if let Some(last) = last {
+                    properties.insert("lastname".into(), Value::String(last));
+                }
+            }
+        }
+        properties
+            .entry("lifecyclestage")
+            .or_insert_with(|| Value::String("lead".into()));
+        let raw = self
+            .call(
+                Method::POST,
+                "/crm/v3/objects/contacts",
+                &[],
+                Some(json!({ "properties": properties })),
+                ctx,
+            )
+            .await?;
+        Ok(json!({ "contact": Object::Contact.record(&raw) }))
+    }
+
+    async fn deal_create(
+        &self,
+        input: &Input<'_>,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        let mut properties = collect_properties(Object::Deal, input)?;
+        let company = input.text(&["company", "company_name"]);
+        if !properties.contains_key("dealname") {
+            let name = input
+                .text(&["name", "title"])
+                .or_else(|| company.clone())
+                .unwrap_or_else(|| "New deal".to_string());
+            properties.insert("dealname".into(), Value::String(name));
+        }
+        properties
+            .entry("dealstage")
+            .or_insert_with(|| Value::String("appointmentscheduled".into()));
+        properties
+            .entry("pipeline")
+            .or_insert_with(|| Value::String("default".into()));
+        let contact_email = input.text(&["contact_email", "email"]);
+        let contact = match input.id(&["contact_id"], &["contact"]) {
+            Some(c) => Some(c),
+            None => match &contact_email {
+                Some(email) => Some(self.contact_id_by_email(email, ctx).await?),
+                None => None,
+            },
+        };
         let mut associations = Vec::new();
-        match object {
-            Object::Contact => {
-                if !properties.contains_key("firstname") && !properties.contains_key("lastname") {
-                    if let Some(name) = input.text(&["name", "full_name"]) {
-                        let mut parts = name.splitn(2, ' ');
-                        if let Some(first) = parts.next() {
-                            properties.insert("firstname".into(), Value::String(first.to_string()));
-                        }
-                        if let Some(last) = parts.next() {
-                            properties
-                                .insert("lastname".into(), Value::String(last.trim().to_string()));
-                        }
-                    }
-                }
-                if properties.is_empty() {
-                    return Err(input.missing(&["email", "properties"]));
-                }
-            }
-            Object::Deal => {
-                if !properties.contains_key("dealname") {
-                    let name = input
-                        .text(&["name", "deal_name", "title"])
-                        .or_else(|| {
-                            input
-                                .text(&["company", "company_name"])
-                                .map(|c| format!("Deal for {c}"))
-                        })
-                        .or_else(|| {
-                            input
-                                .text(&["email", "contact_email"])
-                                .map(|e| format!("Deal for {e}"))
-                        })
-                        .ok_or_else(|| input.missing(&["name", "dealname"]))?;
-                    properties.insert("dealname".into(), Value::String(name));
-                }
-                if !properties.contains_key("pipeline") {
-                    properties.insert("pipeline".into(), Value::String("default".into()));
-                }
-                if let Some(c) = input.id(&["contact_id"], &["contact"]) {
-                    associations.push(association(&c, DEAL_TO_CONTACT));
-                }
-                if let Some(c) = input.id(&["company_id"], &["company"]) {
-                    associations.push(association(&c, DEAL_TO_COMPANY_PRIMARY));
-                }
-            }
+        if let Some(c) = &contact {
+            associations.push(association(c, DEAL_TO_CONTACT));
+        }
+        if let Some(c) = input.id(&["company_id"], &[]) {
+            associations.push(association(&c, DEAL_TO_COMPANY_PRIMARY));
         }
         let mut body = json!({ "properties": properties });
         if !associations.is_empty() {
             body["associations"] = Value::Array(associations);
         }
-        let path = format!("/crm/v3/objects/{}", object.path());
-        let raw = self.call(Method::POST, &path, &[], Some(body), ctx).await?;
-        Ok(record(object, &raw))
+        let raw = self
+            .call(Method::POST, "/crm/v3/objects/deals", &[], Some(body), ctx)
+            .await?;
+        let mut deal = Object::Deal.record(&raw);
+        deal["company"] = company.map(Value::String).unwrap_or(Value::Null);
+        deal["contact_email"] = contact_email.map(Value::String).unwrap_or(Value::Null);
+        Ok(json!({ "deal": deal }))
     }
 
     async fn update(
@@ -426,22 +456,56 @@ impl HubSpotClient {
     ) -> Result<Value, ConnectorError> {
         let noun = object.noun();
         let id_key = format!("{noun}_id");
-        let id = input.require_id(&[id_key.as_str(), "id", "hs_object_id"], &[noun])?;
-        let properties = collect_properties(object, input)?;
-        if properties.is_empty() {
-            return Err(input.missing(&["properties", "property"]));
+        let mut properties = collect_properties(object, input)?;
+        // A contact may be named by email (HubSpot's idProperty).
+        let (segment, query) = match input.id(&[id_key.as_str(), "id", "hs_object_id"], &[noun]) {
+            Some(id) => (path_segment(&id)?, Vec::new()),
+            None => match (object, input.text(&["email", "contact_email"])) {
+                (Object::Contact, Some(email)) => (
+                    email_segment(input, &email)?,
+                    vec![("idProperty", "email".to_string())],
+                ),
+                _ => return Err(input.missing(&[id_key.as_str()])),
+            },
+        };
+        if !query.is_empty() {
+            // The email names the contact; it is not a change.
+            properties.remove("email");
         }
-        let path = format!("/crm/v3/objects/{}/{}", object.path(), path_segment(&id)?);
+        if properties.is_empty() {
+            return Err(input.missing(&["property", "properties"]));
+        }
+        let path = format!("/crm/v3/objects/{}/{}", object.path(), segment);
+        let previous_stage = match object {
+            Object::Deal => {
+                let before = self.get_object(object, &segment, ctx).await?;
+                Some(stage_label(
+                    before
+                        .pointer("/properties/dealstage")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ))
+            }
+            Object::Contact => None,
+        };
+        let changed: Vec<Value> = properties
+            .keys()
+            .map(|k| Value::String(output_field(k)))
+            .collect();
         let raw = self
             .call(
                 Method::PATCH,
                 &path,
-                &[],
+                &query,
                 Some(json!({ "properties": properties })),
                 ctx,
             )
             .await?;
-        Ok(record(object, &raw))
+        let mut out = json!({ "changed": changed, noun: object.record(&raw) });
+        if let Some(p) = previous_stage {
+            out["previous_stage"] = Value::String(p);
+        }
+        Ok(out)
     }
 
     async fn owner_get(
@@ -452,11 +516,11 @@ impl HubSpotClient {
         if let Some(id) = owner_id(input) {
             let path = format!("/crm/v3/owners/{}", path_segment(&id)?);
             let raw = self.call(Method::GET, &path, &[], None, ctx).await?;
-            return Ok(owner_output(&raw));
+            return Ok(json!({ "owner": owner_output(&raw) }));
         }
         let email = input
-            .text(&["owner_email", "email"])
-            .ok_or_else(|| input.missing(&["owner_id", "owner_email"]))?;
+            .text(&["email", "owner_email"])
+            .ok_or_else(|| input.missing(&["owner_id", "email"]))?;
         let answer = self
             .call(
                 Method::GET,
@@ -470,7 +534,7 @@ impl HubSpotClient {
             .get("results")
             .and_then(Value::as_array)
             .and_then(|r| r.first())
-            .map(owner_output)
+            .map(|o| json!({ "owner": owner_output(o) }))
             .ok_or_else(|| {
                 ConnectorError::permanent(
                     "not_found",
@@ -494,56 +558,59 @@ impl HubSpotClient {
             "hs_timestamp".into(),
             Value::String(timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)),
         );
-        match kind {
+        let text = match kind {
             Engagement::Task => {
-                let subject = input
-                    .text(&["title", "subject", "name"])
-                    .unwrap_or_else(|| "Follow up".to_string());
+                let subject = input.text(&["title", "subject"]).unwrap_or_else(|| {
+                    format!(
+                        "Follow up: {}",
+                        compose_summary(input).trim_start_matches("Nexwatt: ")
+                    )
+                });
                 properties.insert("hs_task_subject".into(), Value::String(subject));
-                if let Some(body) = input.text(&["body", "notes", "description", "text"]) {
-                    properties.insert("hs_task_body".into(), Value::String(body));
+                let notes = input.text(&["notes", "body", "description"]);
+                if let Some(n) = &notes {
+                    properties.insert("hs_task_body".into(), Value::String(n.clone()));
                 }
-                properties.insert(
-                    "hs_task_status".into(),
-                    Value::String(
-                        input
-                            .text(&["status"])
-                            .map_or("NOT_STARTED".into(), |s| upper_snake(&s)),
-                    ),
-                );
+                let status = input
+                    .text(&["status"])
+                    .map_or("NOT_STARTED".into(), |s| upper_snake(&s));
+                properties.insert("hs_task_status".into(), Value::String(status));
                 if let Some(p) = input.text(&["priority"]) {
                     properties.insert("hs_task_priority".into(), Value::String(upper_snake(&p)));
                 }
-                properties.insert(
-                    "hs_task_type".into(),
-                    Value::String(
-                        input
-                            .text(&["task_type", "type"])
-                            .map_or("TODO".into(), |s| upper_snake(&s)),
-                    ),
-                );
+                let task_type = input
+                    .text(&["task_type", "type"])
+                    .map_or("TODO".into(), |s| upper_snake(&s));
+                properties.insert("hs_task_type".into(), Value::String(task_type));
+                notes
             }
             Engagement::Note => {
-                let body = input.require_text(&["body", "note", "text", "content"])?;
-                properties.insert("hs_note_body".into(), Value::String(body));
+                let body = input
+                    .text(&["body", "note", "text"])
+                    .unwrap_or_else(|| compose_summary(input));
+                properties.insert("hs_note_body".into(), Value::String(body.clone()));
+                Some(body)
             }
-        }
-        if let Some(owner) = owner_id(input) {
-            properties.insert("hubspot_owner_id".into(), Value::String(owner));
+        };
+        let owner = owner_id(input);
+        if let Some(o) = &owner {
+            properties.insert("hubspot_owner_id".into(), Value::String(o.clone()));
         }
         let (to_contact, to_company, to_deal) = match kind {
             Engagement::Task => (TASK_TO_CONTACT, TASK_TO_COMPANY, TASK_TO_DEAL),
             Engagement::Note => (NOTE_TO_CONTACT, NOTE_TO_COMPANY, NOTE_TO_DEAL),
         };
+        let contact = input.id(&["contact_id"], &["contact"]);
+        let deal = input.id(&["deal_id"], &["deal"]);
         let mut associations = Vec::new();
-        if let Some(id) = input.id(&["contact_id"], &["contact"]) {
-            associations.push(association(&id, to_contact));
+        if let Some(id) = &contact {
+            associations.push(association(id, to_contact));
         }
         if let Some(id) = input.id(&["company_id"], &["company"]) {
             associations.push(association(&id, to_company));
         }
-        if let Some(id) = input.id(&["deal_id"], &["deal"]) {
-            associations.push(association(&id, to_deal));
+        if let Some(id) = &deal {
+            associations.push(association(id, to_deal));
         }
         let mut body = json!({ "properties": properties });
         if !associations.is_empty() {
@@ -554,22 +621,28 @@ impl HubSpotClient {
             Engagement::Note => "/crm/v3/objects/notes",
         };
         let raw = self.call(Method::POST, path, &[], Some(body), ctx).await?;
-        let mut out = plain_record(&raw);
-        if let Value::Object(o) = &mut out {
-            let props = raw.get("properties").and_then(Value::as_object);
-            let prop = |k: &str| props.and_then(|p| p.get(k)).cloned().unwrap_or(Value::Null);
-            match kind {
-                Engagement::Task => {
-                    o.insert("title".into(), prop("hs_task_subject"));
-                    o.insert("due".into(), prop("hs_timestamp"));
-                    o.insert("status".into(), prop("hs_task_status"));
-                }
-                Engagement::Note => {
-                    o.insert("body".into(), prop("hs_note_body"));
-                }
-            }
-        }
-        Ok(out)
+        let prop = |k: &str| raw.pointer(&format!("/properties/{k}")).cloned();
+        let id = raw.get("id").cloned().unwrap_or(Value::Null);
+        let opt = |v: Option<String>| v.map(Value::String).unwrap_or(Value::Null);
+        Ok(match kind {
+            Engagement::Task => json!({ "task": {
+                "id": id,
+                "title": prop("hs_task_subject").unwrap_or(Value::Null),
+                "status": prop("hs_task_status").unwrap_or(Value::Null),
+                "due_date": timestamp.format("%Y-%m-%d").to_string(),
+                "owner_id": opt(owner),
+                "deal_id": opt(deal),
+                "contact_id": opt(contact),
+                "notes": text.unwrap_or_default(),
+            }}),
+            Engagement::Note => json!({ "note": {
+                "id": id,
+                "body": prop("hs_note_body").unwrap_or_else(|| opt(text)),
+                "contact_id": opt(contact),
+                "deal_id": opt(deal),
+                "created_at": raw.get("createdAt").cloned().unwrap_or(Value::Null),
+            }}),
+        })
     }
 }
 
@@ -597,10 +670,10 @@ impl Connector for HubSpotClient {
             let input = Input::new("hubspot", operation, &input)?;
             let result = match operation {
                 "contact.find" => self.find(Object::Contact, &input, ctx).await,
-                "contact.create" => self.create(Object::Contact, &input, ctx).await,
+                "contact.create" => self.contact_create(&input, ctx).await,
                 "contact.update" => self.update(Object::Contact, &input, ctx).await,
                 "deal.find" => self.find(Object::Deal, &input, ctx).await,
-                "deal.create" => self.create(Object::Deal, &input, ctx).await,
+                "deal.create" => self.deal_create(&input, ctx).await,
                 "deal.update" => self.update(Object::Deal, &input, ctx).await,
                 "owner.get" => self.owner_get(&input, ctx).await,
                 "task.create" => self.engagement_create(Engagement::Task, &input, ctx).await,
@@ -628,6 +701,34 @@ fn path_segment(id: &str) -> Result<String, ConnectorError> {
         )));
     }
     Ok(id.to_string())
+}
+
+/// An email as a path segment (`idProperty=email`), percent-encoded.
+fn email_segment(input: &Input<'_>, email: &str) -> Result<String, ConnectorError> {
+    if !email.contains('@') || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(input.invalid(format!("{email:?} is not an email address")));
+    }
+    Ok(email
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' | '_' | '~' | '@' => c.to_string(),
+            other => {
+                let mut buf = [0u8; 4];
+                other
+                    .encode_utf8(&mut buf)
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect()
+            }
+        })
+        .collect())
+}
+
+fn split_name(name: &str) -> (String, Option<String>) {
+    match name.trim().split_once(' ') {
+        Some((first, last)) => (first.to_string(), Some(last.trim().to_string())),
+        None => (name.trim().to_string(), None),
+    }
 }
 
 fn association(id: &str, type_id: u32) -> Value {
@@ -659,8 +760,8 @@ fn owner_id(input: &Input<'_>) -> Option<String> {
         })
 }
 
-/// The properties to write: `properties`, a `property`/`value` pair, and
-/// the well-known fields given directly.
+/// The properties to write: the well-known fields given directly, a
+/// `property`/`value` pair, and `properties`.
 fn collect_properties(
     object: Object,
     input: &Input<'_>,
@@ -676,12 +777,12 @@ fn collect_properties(
     let direct: &[(&str, &[&str])] = match object {
         Object::Contact => &[
             ("email", &["email"]),
-            ("firstname", &["firstname", "first_name"]),
-            ("lastname", &["lastname", "last_name"]),
+            ("firstname", &["first_name", "firstname"]),
+            ("lastname", &["last_name", "lastname"]),
             ("phone", &["phone"]),
             ("company", &["company", "company_name"]),
-            ("jobtitle", &["jobtitle", "job_title"]),
-            ("lifecyclestage", &["lifecyclestage", "lifecycle_stage"]),
+            ("jobtitle", &["job_title", "jobtitle"]),
+            ("lifecyclestage", &["lifecycle_stage", "lifecyclestage"]),
             ("hubspot_owner_id", &["owner_id", "hubspot_owner_id"]),
         ],
         Object::Deal => &[
@@ -689,16 +790,16 @@ fn collect_properties(
             ("dealstage", &["stage", "dealstage"]),
             ("amount", &["amount"]),
             ("pipeline", &["pipeline"]),
-            ("closedate", &["closedate", "close_date"]),
+            ("closedate", &["close_date", "closedate"]),
+            ("deal_currency_code", &["currency"]),
             ("hubspot_owner_id", &["owner_id", "hubspot_owner_id"]),
         ],
     };
     for (property, keys) in direct {
         if let Some(v) = input.get(keys) {
-            if matches!(v, Value::Object(_) | Value::Array(_)) {
-                continue;
+            if !matches!(v, Value::Object(_) | Value::Array(_)) {
+                put(property, v);
             }
-            put(property, v);
         }
     }
     if let (Some(property), Some(value)) =
@@ -714,7 +815,7 @@ fn collect_properties(
     if let Some(amount) = props.get("amount").and_then(Value::as_str) {
         match parse_amount(amount) {
             Some(n) => {
-                let n = super::input::money(n);
+                let n = money(n);
                 props.insert("amount".into(), Value::String(n.to_string()));
             }
             None => return Err(input.invalid(format!("amount {amount:?} is not a number"))),
@@ -723,7 +824,8 @@ fn collect_properties(
     Ok(props)
 }
 
-/// HubSpot's internal name of a property written as a person would.
+/// HubSpot's internal name of a property written as a person or the
+/// catalog would (`lifecycle stage`, `lifecycle_stage`, `owner_id`).
 fn property_name(object: Object, name: &str) -> String {
     let key = name.trim().to_lowercase().replace(['-', '_'], " ");
     let key = key.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -732,7 +834,7 @@ fn property_name(object: Object, name: &str) -> String {
         (_, "lead status" | "hs lead status") => "hs_lead_status",
         (_, "first name" | "firstname") => "firstname",
         (_, "last name" | "lastname") => "lastname",
-        (_, "job title" | "jobtitle" | "title") if object == Object::Contact => "jobtitle",
+        (Object::Contact, "job title" | "jobtitle" | "title") => "jobtitle",
         (_, "phone number" | "phone") => "phone",
         (_, "owner" | "owner id" | "contact owner" | "deal owner" | "hubspot owner id") => {
             "hubspot_owner_id"
@@ -740,10 +842,29 @@ fn property_name(object: Object, name: &str) -> String {
         (Object::Deal, "stage" | "deal stage" | "dealstage") => "dealstage",
         (Object::Deal, "name" | "deal name" | "dealname") => "dealname",
         (Object::Deal, "close date" | "closedate") => "closedate",
+        (Object::Deal, "currency" | "deal currency code") => "deal_currency_code",
         (_, "email" | "email address") => "email",
         _ => return key.replace(' ', "_"),
     };
     internal.to_string()
+}
+
+/// The catalog's field name of a HubSpot property (the inverse of
+/// [`property_name`] for the fields records show).
+fn output_field(property: &str) -> String {
+    match property {
+        "firstname" => "first_name",
+        "lastname" => "last_name",
+        "lifecyclestage" => "lifecycle_stage",
+        "hubspot_owner_id" => "owner_id",
+        "dealstage" => "stage",
+        "dealname" => "name",
+        "closedate" => "close_date",
+        "deal_currency_code" => "currency",
+        "jobtitle" => "job_title",
+        other => other,
+    }
+    .to_string()
 }
 
 /// Maps labels of well-known enumerations to HubSpot's internal values.
@@ -772,6 +893,17 @@ fn normalise_value(property: &str, value: &str) -> String {
     }
 }
 
+/// The default pipeline's stages: (internal id, label).
+const DEFAULT_STAGES: &[(&str, &str)] = &[
+    ("appointmentscheduled", "Appointment Scheduled"),
+    ("qualifiedtobuy", "Qualified To Buy"),
+    ("presentationscheduled", "Presentation Scheduled"),
+    ("decisionmakerboughtin", "Decision Maker Bought-In"),
+    ("contractsent", "Contract Sent"),
+    ("closedwon", "Closed Won"),
+    ("closedlost", "Closed Lost"),
+];
+
 /// The default pipeline's internal stage id for a stage label.
 fn deal_stage(label: &str) -> String {
     let key: String = label
@@ -780,17 +912,23 @@ fn deal_stage(label: &str) -> String {
         .chars()
         .filter(|c| c.is_ascii_alphanumeric())
         .collect();
-    match key.as_str() {
-        "appointmentscheduled" => "appointmentscheduled",
-        "qualifiedtobuy" => "qualifiedtobuy",
-        "presentationscheduled" => "presentationscheduled",
-        "decisionmakerboughtin" => "decisionmakerboughtin",
-        "contractsent" => "contractsent",
-        "closedwon" | "won" => "closedwon",
-        "closedlost" | "lost" => "closedlost",
-        _ => return label.trim().to_string(),
-    }
-    .to_string()
+    let key = match key.as_str() {
+        "won" => "closedwon",
+        "lost" => "closedlost",
+        k => k,
+    };
+    DEFAULT_STAGES
+        .iter()
+        .find(|(id, _)| *id == key)
+        .map_or_else(|| label.trim().to_string(), |(id, _)| (*id).to_string())
+}
+
+/// The label of a default-pipeline stage id (other ids unchanged).
+fn stage_label(id: &str) -> String {
+    DEFAULT_STAGES
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or_else(|| id.to_string(), |(_, label)| (*label).to_string())
 }
 
 fn upper_snake(s: &str) -> String {
@@ -803,7 +941,7 @@ fn upper_snake(s: &str) -> String {
 }
 
 /// When a task is due: `due` / `due_date` (RFC 3339 or `YYYY-MM-DD`), or
-/// `due_in_days` from now, or now.
+/// `due_in_days` from now (default 1).
 fn due_timestamp(input: &Input<'_>) -> Result<DateTime<Utc>, ConnectorError> {
     if let Some(due) = input.text(&["due", "due_date", "due_at"]) {
         if let Ok(d) = DateTime::parse_from_rfc3339(&due) {
@@ -818,95 +956,82 @@ fn due_timestamp(input: &Input<'_>) -> Result<DateTime<Utc>, ConnectorError> {
             "due {due:?} is not a date (YYYY-MM-DD or RFC 3339)"
         )));
     }
-    if let Some(days) = input.integer(&["due_in_days", "days"])? {
-        if !(0..=3650).contains(&days) {
-            return Err(input.invalid("due_in_days must be between 0 and 3650"));
-        }
-        return Ok(Utc::now() + ChronoDuration::days(days));
+    let days = input.integer(&["due_in_days", "days"])?.unwrap_or(1);
+    if !(0..=3650).contains(&days) {
+        return Err(input.invalid("due_in_days must be between 0 and 3650"));
     }
-    Ok(Utc::now())
+    Ok(Utc::now() + ChronoDuration::days(days))
 }
 
-/// `id`, `created_at`, `updated_at`, `archived` and `properties` of a CRM
-/// object.
-fn plain_record(raw: &Value) -> Value {
-    let field = |k: &str| raw.get(k).cloned().unwrap_or(Value::Null);
-    json!({
-        "id": field("id"),
-        "created_at": field("createdAt"),
-        "updated_at": field("updatedAt"),
-        "archived": raw.get("archived").cloned().unwrap_or(Value::Bool(false)),
-        "properties": raw.get("properties").cloned().unwrap_or_else(|| json!({})),
-    })
-}
-
-/// A contact or deal with its properties at the top level and friendly
-/// names.
-fn record(object: Object, raw: &Value) -> Value {
-    let mut out = Map::new();
-    let props = raw.get("properties").and_then(Value::as_object);
-    if let Some(p) = props {
-        for (k, v) in p {
-            out.insert(k.clone(), v.clone());
+impl Object {
+    /// A raw CRM object in the catalog's record shape.
+    fn record(self, raw: &Value) -> Value {
+        let props = raw.get("properties").and_then(Value::as_object);
+        let prop = |k: &str| {
+            props
+                .and_then(|p| p.get(k))
+                .cloned()
+                .filter(|v| !(v.is_null() || v.as_str() == Some("")))
+                .unwrap_or(Value::Null)
+        };
+        let id = raw.get("id").cloned().unwrap_or(Value::Null);
+        let raw_props = Value::Object(props.cloned().unwrap_or_default());
+        match self {
+            Self::Contact => {
+                let first = prop("firstname");
+                let last = prop("lastname");
+                let name = [first.as_str(), last.as_str()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                json!({
+                    "id": id,
+                    "email": prop("email"),
+                    "first_name": first,
+                    "last_name": last,
+                    "name": if name.is_empty() { Value::Null } else { Value::String(name) },
+                    "company": prop("company"),
+                    "phone": prop("phone"),
+                    "lifecycle_stage": prop("lifecyclestage"),
+                    "owner_id": prop("hubspot_owner_id"),
+                    "created_at": raw.get("createdAt").cloned().unwrap_or_else(|| prop("createdate")),
+                    "properties": raw_props,
+                })
+            }
+            Self::Deal => {
+                let amount = prop("amount");
+                let amount = amount
+                    .as_str()
+                    .and_then(parse_amount)
+                    .map(money)
+                    .unwrap_or(amount);
+                let stage_id = prop("dealstage");
+                let close_date = prop("closedate")
+                    .as_str()
+                    .map(|d| Value::String(d.chars().take(10).collect()))
+                    .unwrap_or(Value::Null);
+                json!({
+                    "id": id,
+                    "name": prop("dealname"),
+                    "company": Value::Null,
+                    "contact_email": Value::Null,
+                    "amount": amount,
+                    "currency": prop("deal_currency_code"),
+                    "stage": stage_id.as_str().map_or(Value::Null, |s| Value::String(stage_label(s))),
+                    "stage_id": stage_id,
+                    "pipeline": prop("pipeline"),
+                    "owner_id": prop("hubspot_owner_id"),
+                    "close_date": close_date,
+                    "properties": raw_props,
+                })
+            }
         }
     }
-    let prop = |k: &str| props.and_then(|p| p.get(k)).cloned().unwrap_or(Value::Null);
-    match object {
-        Object::Contact => {
-            let first = prop("firstname");
-            let last = prop("lastname");
-            let name = [first.as_str(), last.as_str()]
-                .into_iter()
-                .flatten()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" ");
-            out.insert("first_name".into(), first);
-            out.insert("last_name".into(), last);
-            out.insert(
-                "name".into(),
-                if name.is_empty() {
-                    Value::Null
-                } else {
-                    Value::String(name)
-                },
-            );
-            out.insert("lifecycle_stage".into(), prop("lifecyclestage"));
-            out.insert("email".into(), prop("email"));
-        }
-        Object::Deal => {
-            out.insert("name".into(), prop("dealname"));
-            out.insert("stage".into(), prop("dealstage"));
-            out.insert("close_date".into(), prop("closedate"));
-            let amount = prop("amount");
-            let amount = amount
-                .as_str()
-                .and_then(parse_amount)
-                .map(super::input::money)
-                .unwrap_or(amount);
-            out.insert("amount".into(), amount);
-        }
-    }
-    out.insert("owner_id".into(), prop("hubspot_owner_id"));
-    if let Value::Object(plain) = plain_record(raw) {
-        out.extend(plain);
-    }
-    Value::Object(out)
 }
 
-fn find_output(first: Value, results: Vec<Value>) -> Value {
-    let mut out = match first {
-        Value::Object(o) => o,
-        _ => Map::new(),
-    };
-    out.insert("total_results".into(), json!(results.len()));
-    out.insert("results".into(), Value::Array(results));
-    Value::Object(out)
-}
-
-/// An owner with snake-case names next to HubSpot's own.
+/// An owner in the catalog's shape.
 fn owner_output(raw: &Value) -> Value {
-    let mut out = raw.as_object().cloned().unwrap_or_default();
     let text = |k: &str| {
         raw.get(k)
             .and_then(Value::as_str)
@@ -915,17 +1040,27 @@ fn owner_output(raw: &Value) -> Value {
     };
     let first = text("firstName");
     let last = text("lastName");
-    let name = format!("{first} {last}").trim().to_string();
-    out.insert("first_name".into(), Value::String(first));
-    out.insert("last_name".into(), Value::String(last));
-    out.insert("name".into(), Value::String(name));
-    if let Some(u) = raw.get("userId") {
-        out.insert("user_id".into(), u.clone());
-    }
-    if let Some(id) = raw.get("id") {
-        out.insert("owner_id".into(), id.clone());
-    }
-    Value::Object(out)
+    let team = raw
+        .get("teams")
+        .and_then(Value::as_array)
+        .and_then(|teams| {
+            teams
+                .iter()
+                .find(|t| t.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| teams.first())
+        })
+        .and_then(|t| t.get("name"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    json!({
+        "id": raw.get("id").cloned().unwrap_or(Value::Null),
+        "name": format!("{first} {last}").trim(),
+        "first_name": first,
+        "last_name": last,
+        "email": raw.get("email").cloned().unwrap_or(Value::Null),
+        "team": team,
+        "user_id": raw.get("userId").cloned().unwrap_or(Value::Null),
+    })
 }
 
 #[cfg(test)]
@@ -940,11 +1075,16 @@ mod tests {
             "lifecyclestage"
         );
         assert_eq!(
+            property_name(Object::Contact, "lifecycle_stage"),
+            "lifecyclestage"
+        );
+        assert_eq!(
             property_name(Object::Contact, "Lead Status"),
             "hs_lead_status"
         );
         assert_eq!(property_name(Object::Deal, "stage"), "dealstage");
         assert_eq!(property_name(Object::Deal, "custom thing"), "custom_thing");
+        assert_eq!(output_field("lifecyclestage"), "lifecycle_stage");
         assert_eq!(normalise_value("lifecyclestage", "Customer"), "customer");
         assert_eq!(
             normalise_value("lifecyclestage", "Marketing Qualified Lead"),
@@ -960,6 +1100,11 @@ mod tests {
             "decisionmakerboughtin"
         );
         assert_eq!(deal_stage("12345678"), "12345678");
+        assert_eq!(stage_label("contractsent"), "Contract Sent");
+        assert_eq!(stage_label("12345678"), "12345678");
+        for (id, label) in DEFAULT_STAGES {
+            assert_eq!(deal_stage(label), *id);
+        }
     }
 
     #[test]
@@ -968,5 +1113,9 @@ mod tests {
         assert!(path_segment("../owners").is_err());
         assert!(path_segment("1?x=2").is_err());
         assert!(path_segment("").is_err());
+        let v = serde_json::json!({});
+        let input = Input::new("hubspot", "contact.update", &v).unwrap();
+        assert_eq!(email_segment(&input, "a+b@x.io").unwrap(), "a%2Bb@x.io");
+        assert!(email_segment(&input, "a/b").is_err());
     }
 }

@@ -177,3 +177,108 @@ pub(crate) fn money(n: f64) -> Value {
         .map(Value::Number)
         .unwrap_or(Value::Null)
 }
+
+/// One line describing the records the input carries, for a message whose
+/// text was not given: `Nexwatt: invoice 4419 (Acme Logistics, 1250 USD,
+/// paid)`. It is the same line the sandboxes compose, so a test run and a
+/// live run of one step send the same words.
+pub(crate) fn compose_summary(input: &Input<'_>) -> String {
+    let Some(map) = input.object() else {
+        return "Nexwatt notification".to_string();
+    };
+    let scalar = |v: &Value| match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let mut parts = Vec::new();
+    for (entity, record) in map {
+        let Some(rec) = record.as_object() else {
+            continue;
+        };
+        let ident = ["key", "number", "name", "id", "sid", "ts"]
+            .iter()
+            .find_map(|k| rec.get(*k).and_then(scalar));
+        let mut details = Vec::new();
+        if let Some(v) = ["title", "summary", "subject", "company"]
+            .iter()
+            .find_map(|k| rec.get(*k).and_then(scalar))
+        {
+            details.push(v);
+        }
+        if let Some(name) = rec
+            .get("customer")
+            .and_then(|c| c.get("name").or_else(|| c.get("email")))
+            .and_then(scalar)
+        {
+            details.push(name);
+        }
+        if let Some(amount) = rec
+            .get("amount")
+            .or_else(|| rec.get("total"))
+            .and_then(scalar)
+        {
+            let currency = rec
+                .get("currency")
+                .and_then(scalar)
+                .map(|c| format!(" {}", c.to_uppercase()))
+                .unwrap_or_default();
+            details.push(format!("{amount}{currency}"));
+        }
+        if let Some(status) = rec
+            .get("stage")
+            .or_else(|| rec.get("status"))
+            .and_then(scalar)
+        {
+            details.push(status);
+        }
+        let entity = entity.replace('_', " ");
+        let head = match ident {
+            Some(id) => format!("{entity} {id}"),
+            None => entity,
+        };
+        if details.is_empty() {
+            parts.push(head);
+        } else {
+            parts.push(format!("{head} ({})", details.join(", ")));
+        }
+        if parts.len() == 2 {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        "Nexwatt notification".to_string()
+    } else {
+        format!("Nexwatt: {}", parts.join("; "))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn summaries_describe_the_records() {
+        let v = json!({"invoice": {"id": "INV-1", "number": "4419", "amount": 1250.0, "currency": "usd",
+                                   "status": "paid", "customer": {"name": "Acme Logistics"}}});
+        let input = Input::new("slack", "message.send", &v).unwrap();
+        assert_eq!(
+            compose_summary(&input),
+            "Nexwatt: invoice 4419 (Acme Logistics, 1250.0 USD, paid)"
+        );
+        let v = json!({"channel": "#x"});
+        let input = Input::new("slack", "message.send", &v).unwrap();
+        assert_eq!(compose_summary(&input), "Nexwatt notification");
+    }
+
+    #[test]
+    fn amounts_parse() {
+        assert_eq!(parse_amount("$1,500.50"), Some(1500.5));
+        assert_eq!(parse_amount("USD 20"), Some(20.0));
+        assert_eq!(parse_amount("abc"), None);
+        assert_eq!(parse_amount(""), None);
+    }
+}

@@ -45,6 +45,8 @@ const SERVICE: &str = "QuickBooks";
 /// The item an invoice line sells when the input names none (`1` is
 /// "Services" in a new QuickBooks company).
 const DEFAULT_ITEM_ID: &str = "1";
+/// Days until an invoice is due when the input says nothing.
+const DEFAULT_DUE_IN_DAYS: i64 = 30;
 
 /// The live QuickBooks Online client. `Debug` shows the base URL and realm,
 /// never the token.
@@ -266,20 +268,50 @@ impl QuickBooksClient {
             .ok_or_else(|| invalid_response(SERVICE, &format!("the answer has no {entity}")))
     }
 
+    /// The id of the customer with `email`, or a permanent `not_found`.
+    async fn customer_id_by_email(
+        &self,
+        input: &Input<'_>,
+        email: &str,
+        ctx: &ExecutionContext,
+    ) -> Result<String, ConnectorError> {
+        let sql = format!(
+            "SELECT * FROM Customer WHERE PrimaryEmailAddr = {} MAXRESULTS 1",
+            quote(input, email)?
+        );
+        let rows = self.query("Customer", sql, ctx).await?;
+        rows.first()
+            .and_then(|c| c.get("Id"))
+            .and_then(scalar_text)
+            .ok_or_else(|| {
+                ConnectorError::permanent(
+                    "not_found",
+                    format!("QuickBooks has no customer with email = {email:?}"),
+                )
+            })
+    }
+
     async fn invoice_find(
         &self,
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
         if let Some(id) = input.id(&["invoice_id"], &["invoice"]) {
-            let invoice = invoice_output(&self.read("Invoice", &id, ctx).await?);
-            return Ok(find_output(invoice.clone(), vec![invoice]));
+            let invoice = invoice_record(&self.read("Invoice", &id, ctx).await?);
+            return Ok(json!({ "match_count": 1, "invoice": invoice }));
         }
         let mut conditions = Vec::new();
-        if let Some(n) = input.text(&["doc_number", "invoice_number", "number"]) {
+        if let Some(n) = input.text(&["number", "doc_number", "invoice_number"]) {
             conditions.push(format!("DocNumber = {}", quote(input, &n)?));
         }
-        if let Some(c) = input.id(&["customer_id"], &["customer"]) {
+        let customer = match input.id(&["customer_id"], &["customer"]) {
+            Some(c) => Some(c),
+            None => match input.text(&["customer_email"]) {
+                Some(email) => Some(self.customer_id_by_email(input, &email, ctx).await?),
+                None => None,
+            },
+        };
+        if let Some(c) = customer {
             conditions.push(format!("CustomerRef = {}", quote(input, &c)?));
         }
         if let Some(status) = input.text(&["status"]) {
@@ -299,7 +331,7 @@ impl QuickBooksClient {
             }
         }
         if conditions.is_empty() {
-            return Err(input.missing(&["invoice_id", "doc_number", "customer_id", "status"]));
+            return Err(input.missing(&["invoice_id", "number", "customer_id", "customer_email"]));
         }
         let limit = input.integer(&["limit"])?.unwrap_or(10).clamp(1, 1000);
         let sql = format!(
@@ -307,9 +339,10 @@ impl QuickBooksClient {
             conditions.join(" AND ")
         );
         let rows = self.query("Invoice", sql, ctx).await?;
-        let rows: Vec<Value> = rows.iter().map(invoice_output).collect();
         match rows.first() {
-            Some(first) => Ok(find_output(first.clone(), rows)),
+            Some(first) => {
+                Ok(json!({ "match_count": rows.len(), "invoice": invoice_record(first) }))
+            }
             None => Err(ConnectorError::permanent(
                 "not_found",
                 format!(
@@ -326,30 +359,31 @@ impl QuickBooksClient {
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
         if let Some(id) = input.id(&["customer_id"], &["customer"]) {
-            let customer = customer_output(&self.read("Customer", &id, ctx).await?);
-            return Ok(find_output(customer.clone(), vec![customer]));
+            let customer = customer_record(&self.read("Customer", &id, ctx).await?);
+            return Ok(json!({ "match_count": 1, "customer": customer }));
         }
         let mut conditions = Vec::new();
         if let Some(e) = input.text(&["email", "customer_email"]) {
             conditions.push(format!("PrimaryEmailAddr = {}", quote(input, &e)?));
         }
-        if let Some(n) = input.text(&["display_name", "name", "customer_name"]) {
+        if let Some(n) = input.text(&["name", "display_name", "customer_name"]) {
             conditions.push(format!("DisplayName = {}", quote(input, &n)?));
         }
         if let Some(c) = input.text(&["company", "company_name"]) {
             conditions.push(format!("CompanyName = {}", quote(input, &c)?));
         }
         if conditions.is_empty() {
-            return Err(input.missing(&["customer_id", "email", "display_name", "company"]));
+            return Err(input.missing(&["customer_id", "email", "name"]));
         }
         let sql = format!(
             "SELECT * FROM Customer WHERE {} MAXRESULTS 10",
             conditions.join(" AND ")
         );
         let rows = self.query("Customer", sql, ctx).await?;
-        let rows: Vec<Value> = rows.iter().map(customer_output).collect();
         match rows.first() {
-            Some(first) => Ok(find_output(first.clone(), rows)),
+            Some(first) => {
+                Ok(json!({ "match_count": rows.len(), "customer": customer_record(first) }))
+            }
             None => Err(ConnectorError::permanent(
                 "not_found",
                 format!(
@@ -365,25 +399,34 @@ impl QuickBooksClient {
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let customer = input.require_id(&["customer_id"], &["customer"])?;
         let lines = invoice_lines(input)?;
+        let email = input.text(&["customer_email", "email", "bill_email"]);
+        let customer = match input.id(&["customer_id"], &["customer"]) {
+            Some(c) => c,
+            None => match &email {
+                Some(e) => self.customer_id_by_email(input, e, ctx).await?,
+                None => return Err(input.missing(&["customer_id", "customer_email"])),
+            },
+        };
         let mut body = json!({
             "CustomerRef": { "value": customer },
             "Line": lines,
+            "DueDate": due_date(input)?,
         });
-        if let Some(due) = due_date(input)? {
-            body["DueDate"] = Value::String(due);
-        }
-        if let Some(email) = input.text(&["email", "bill_email", "customer_email"]) {
+        if let Some(email) = email {
             body["BillEmail"] = json!({ "Address": email });
         }
-        if let Some(n) = input.text(&["doc_number", "invoice_number"]) {
+        if let Some(c) = input.text(&["currency"]) {
+            body["CurrencyRef"] = json!({ "value": c.to_ascii_uppercase() });
+        }
+        if let Some(n) = input.text(&["number", "doc_number"]) {
             body["DocNumber"] = Value::String(n);
         }
         if let Some(memo) = input.text(&["memo", "customer_memo"]) {
             body["CustomerMemo"] = json!({ "value": memo });
         }
-        Ok(invoice_output(&self.create("Invoice", body, ctx).await?))
+        let invoice = self.create("Invoice", body, ctx).await?;
+        Ok(json!({ "invoice": invoice_record(&invoice) }))
     }
 
     async fn invoice_send(
@@ -393,9 +436,10 @@ impl QuickBooksClient {
     ) -> Result<Value, ConnectorError> {
         let id = input.require_id(&["invoice_id"], &["invoice"])?;
         let path = format!("/invoice/{}/send", id_segment(&id)?);
+        let to = input.text(&["to", "send_to", "email"]);
         let mut query = Vec::new();
-        if let Some(to) = input.text(&["send_to", "email", "to"]) {
-            query.push(("sendTo", to));
+        if let Some(to) = &to {
+            query.push(("sendTo", to.clone()));
         }
         let answer = self
             .call(Method::POST, &path, &query, None, Write::Yes, ctx)
@@ -403,7 +447,11 @@ impl QuickBooksClient {
         let invoice = answer
             .get("Invoice")
             .ok_or_else(|| invalid_response(SERVICE, "the answer has no Invoice"))?;
-        Ok(invoice_output(invoice))
+        let sent_to = to
+            .map(Value::String)
+            .or_else(|| invoice.pointer("/BillEmail/Address").cloned())
+            .unwrap_or(Value::Null);
+        Ok(json!({ "sent_to": sent_to, "invoice": invoice_record(invoice) }))
     }
 
     async fn customer_create(
@@ -411,14 +459,13 @@ impl QuickBooksClient {
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let given = input.text(&["first_name", "given_name", "firstname"]);
-        let family = input.text(&["last_name", "family_name", "lastname"]);
-        let name = input.text(&["name", "full_name"]);
+        let given = input.text(&["first_name", "given_name"]);
+        let family = input.text(&["last_name", "family_name"]);
+        let name = input.text(&["name", "display_name"]);
         let company = input.text(&["company", "company_name"]);
         let email = input.text(&["email"]);
-        let display = input
-            .text(&["display_name"])
-            .or_else(|| name.clone())
+        let display = name
+            .clone()
             .or_else(|| match (&given, &family) {
                 (Some(g), Some(f)) => Some(format!("{g} {f}")),
                 (Some(g), None) => Some(g.clone()),
@@ -427,19 +474,9 @@ impl QuickBooksClient {
             })
             .or_else(|| company.clone())
             .or_else(|| email.clone())
-            .ok_or_else(|| input.missing(&["display_name", "name", "company", "email"]))?;
+            .ok_or_else(|| input.missing(&["name"]))?;
         let mut body = Map::new();
         body.insert("DisplayName".into(), Value::String(display));
-        let (given, family) = match (given, family, &name) {
-            (None, None, Some(n)) => {
-                let mut parts = n.splitn(2, ' ');
-                (
-                    parts.next().map(str::to_string),
-                    parts.next().map(|s| s.trim().to_string()),
-                )
-            }
-            (g, f, _) => (g, f),
-        };
         if let Some(g) = given {
             body.insert("GivenName".into(), Value::String(g));
         }
@@ -455,9 +492,8 @@ impl QuickBooksClient {
         if let Some(p) = input.text(&["phone"]) {
             body.insert("PrimaryPhone".into(), json!({ "FreeFormNumber": p }));
         }
-        Ok(customer_output(
-            &self.create("Customer", Value::Object(body), ctx).await?,
-        ))
+        let customer = self.create("Customer", Value::Object(body), ctx).await?;
+        Ok(json!({ "customer": customer_record(&customer) }))
     }
 
     async fn payment_record(
@@ -465,48 +501,56 @@ impl QuickBooksClient {
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let invoice_id = input.id(&["invoice_id"], &["invoice"]);
-        let mut customer = input.id(&["customer_id"], &["customer"]);
-        let mut amount = input.number(&["amount", "total"])?;
-        if let (Some(inv), true) = (&invoice_id, customer.is_none() || amount.is_none()) {
-            // Customer and amount default to the invoice's.
-            let invoice = self.read("Invoice", inv, ctx).await?;
-            if customer.is_none() {
-                customer = invoice.pointer("/CustomerRef/value").and_then(scalar_text);
-            }
-            if amount.is_none() {
-                amount = invoice.get("Balance").and_then(Value::as_f64);
-            }
-        }
-        let customer = customer.ok_or_else(|| input.missing(&["customer_id", "invoice_id"]))?;
-        let amount = amount.ok_or_else(|| input.missing(&["amount", "invoice_id"]))?;
+        let invoice_id = input.require_id(&["invoice_id"], &["invoice"])?;
+        // The invoice gives the customer and the default amount.
+        let invoice = self.read("Invoice", &invoice_id, ctx).await?;
+        let customer = invoice
+            .pointer("/CustomerRef/value")
+            .and_then(scalar_text)
+            .ok_or_else(|| invalid_response(SERVICE, "the invoice has no CustomerRef"))?;
+        let balance = invoice
+            .get("Balance")
+            .and_then(Value::as_f64)
+            .unwrap_or(0.0);
+        let amount = input.number(&["amount"])?.unwrap_or(balance);
         if amount <= 0.0 {
-            return Err(input.invalid("the payment amount must be above zero"));
+            return Err(input.invalid(format!(
+                "the payment amount must be above zero (invoice {invoice_id} has a balance of {balance})"
+            )));
         }
         let mut body = json!({
             "CustomerRef": { "value": customer },
             "TotalAmt": money(amount),
-        });
-        if let Some(inv) = &invoice_id {
-            body["Line"] = json!([{
+            "Line": [{
                 "Amount": money(amount),
-                "LinkedTxn": [{ "TxnId": inv, "TxnType": "Invoice" }]
-            }]);
-        }
-        if let Some(d) = input.text(&["payment_date", "date"]) {
+                "LinkedTxn": [{ "TxnId": invoice_id, "TxnType": "Invoice" }]
+            }],
+        });
+        if let Some(d) = input.text(&["paid_on", "payment_date", "date"]) {
             let date = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
-                .map_err(|_| input.invalid(format!("payment_date {d:?} is not YYYY-MM-DD")))?;
+                .map_err(|_| input.invalid(format!("paid_on {d:?} is not YYYY-MM-DD")))?;
             body["TxnDate"] = Value::String(date.format("%Y-%m-%d").to_string());
+        }
+        let method = input.text(&["method", "payment_method"]);
+        if let Some(m) = &method {
+            body["PrivateNote"] = Value::String(format!("Payment method: {m}"));
         }
         if let Some(r) = input.text(&["reference", "payment_ref"]) {
             body["PaymentRefNum"] = Value::String(r);
         }
-        let payment = self.create("Payment", body, ctx).await?;
-        let mut out = payment_output(&payment);
-        if let (Value::Object(o), Some(inv)) = (&mut out, invoice_id) {
-            o.insert("invoice_id".into(), Value::String(inv));
+        if let Some(c) = invoice.pointer("/CurrencyRef/value") {
+            body["CurrencyRef"] = json!({ "value": c });
         }
-        Ok(out)
+        let payment = self.create("Payment", body, ctx).await?;
+        // The invoice as the payment leaves it (no second read: the write
+        // is done and must not fail on a read).
+        let mut after = invoice.clone();
+        after["Balance"] = money((balance - amount).max(0.0));
+        let mut payment_out = payment_record(&payment, &invoice_id);
+        if let Some(m) = method {
+            payment_out["method"] = Value::String(m);
+        }
+        Ok(json!({ "payment": payment_out, "invoice": invoice_record(&after) }))
     }
 }
 
@@ -627,31 +671,31 @@ fn invoice_lines(input: &Input<'_>) -> Result<Vec<Value>, ConnectorError> {
     )?])
 }
 
-/// The due date: `due_date` (`YYYY-MM-DD`) or `due_in_days` from today.
-fn due_date(input: &Input<'_>) -> Result<Option<String>, ConnectorError> {
-    if let Some(d) = input.text(&["due_date"]) {
+/// The due date: `due_date` (`YYYY-MM-DD`) or `due_in_days` from today
+/// (default 30).
+fn due_date(input: &Input<'_>) -> Result<String, ConnectorError> {
+    if let Some(d) = input.text(&["due_date", "due_on"]) {
         let date = NaiveDate::parse_from_str(&d, "%Y-%m-%d")
             .map_err(|_| input.invalid(format!("due_date {d:?} is not YYYY-MM-DD")))?;
-        return Ok(Some(date.format("%Y-%m-%d").to_string()));
+        return Ok(date.format("%Y-%m-%d").to_string());
     }
-    match input.integer(&["due_in_days"])? {
-        None => Ok(None),
-        Some(days) if (0..=3650).contains(&days) => Ok(Some(
-            (Utc::now().date_naive() + ChronoDuration::days(days))
-                .format("%Y-%m-%d")
-                .to_string(),
-        )),
-        Some(_) => Err(input.invalid("due_in_days must be between 0 and 3650")),
+    let days = input
+        .integer(&["due_in_days"])?
+        .unwrap_or(DEFAULT_DUE_IN_DAYS);
+    if !(0..=3650).contains(&days) {
+        return Err(input.invalid("due_in_days must be between 0 and 3650"));
     }
+    Ok((Utc::now().date_naive() + ChronoDuration::days(days))
+        .format("%Y-%m-%d")
+        .to_string())
 }
 
 fn text_at(raw: &Value, pointer: &str) -> Value {
     raw.pointer(pointer).cloned().unwrap_or(Value::Null)
 }
 
-/// An invoice with snake-case fields next to QuickBooks' own.
-fn invoice_output(raw: &Value) -> Value {
-    let mut out = raw.as_object().cloned().unwrap_or_default();
+/// An invoice in the catalog's shape (QuickBooks' own record under `raw`).
+fn invoice_record(raw: &Value) -> Value {
     let balance = raw.get("Balance").and_then(Value::as_f64);
     let due = raw.get("DueDate").and_then(Value::as_str);
     let today = Utc::now().date_naive().format("%Y-%m-%d").to_string();
@@ -661,55 +705,61 @@ fn invoice_output(raw: &Value) -> Value {
         (Some(_), _) => "open",
         (None, _) => "unknown",
     };
-    out.insert("id".into(), text_at(raw, "/Id"));
-    out.insert("invoice_id".into(), text_at(raw, "/Id"));
-    out.insert("doc_number".into(), text_at(raw, "/DocNumber"));
-    out.insert("customer_id".into(), text_at(raw, "/CustomerRef/value"));
-    out.insert("customer_name".into(), text_at(raw, "/CustomerRef/name"));
-    out.insert("total".into(), text_at(raw, "/TotalAmt"));
-    out.insert("amount".into(), text_at(raw, "/TotalAmt"));
-    out.insert("balance".into(), text_at(raw, "/Balance"));
-    out.insert("due_date".into(), text_at(raw, "/DueDate"));
-    out.insert("txn_date".into(), text_at(raw, "/TxnDate"));
-    out.insert("email".into(), text_at(raw, "/BillEmail/Address"));
-    out.insert("email_status".into(), text_at(raw, "/EmailStatus"));
-    out.insert("status".into(), Value::String(status.to_string()));
-    Value::Object(out)
+    let lines: Vec<Value> = raw
+        .get("Line")
+        .and_then(Value::as_array)
+        .map(|lines| {
+            lines
+                .iter()
+                .filter(|l| l.get("DetailType").and_then(Value::as_str) != Some("SubTotalLineDetail"))
+                .map(|l| json!({ "description": text_at(l, "/Description"), "amount": text_at(l, "/Amount") }))
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "id": text_at(raw, "/Id"),
+        "number": text_at(raw, "/DocNumber"),
+        "amount": text_at(raw, "/TotalAmt"),
+        "balance": text_at(raw, "/Balance"),
+        "currency": text_at(raw, "/CurrencyRef/value"),
+        "status": status,
+        "issued_on": text_at(raw, "/TxnDate"),
+        "due_on": text_at(raw, "/DueDate"),
+        "sent": raw.get("EmailStatus").and_then(Value::as_str) == Some("EmailSent"),
+        "lines": lines,
+        "customer": {
+            "id": text_at(raw, "/CustomerRef/value"),
+            "name": text_at(raw, "/CustomerRef/name"),
+            "email": text_at(raw, "/BillEmail/Address"),
+        },
+        "raw": raw,
+    })
 }
 
-/// A customer with snake-case fields next to QuickBooks' own.
-fn customer_output(raw: &Value) -> Value {
-    let mut out = raw.as_object().cloned().unwrap_or_default();
-    out.insert("id".into(), text_at(raw, "/Id"));
-    out.insert("customer_id".into(), text_at(raw, "/Id"));
-    out.insert("display_name".into(), text_at(raw, "/DisplayName"));
-    out.insert("name".into(), text_at(raw, "/DisplayName"));
-    out.insert("company_name".into(), text_at(raw, "/CompanyName"));
-    out.insert("email".into(), text_at(raw, "/PrimaryEmailAddr/Address"));
-    out.insert("phone".into(), text_at(raw, "/PrimaryPhone/FreeFormNumber"));
-    out.insert("balance".into(), text_at(raw, "/Balance"));
-    Value::Object(out)
+/// A customer in the catalog's shape.
+fn customer_record(raw: &Value) -> Value {
+    json!({
+        "id": text_at(raw, "/Id"),
+        "name": text_at(raw, "/DisplayName"),
+        "company": text_at(raw, "/CompanyName"),
+        "email": text_at(raw, "/PrimaryEmailAddr/Address"),
+        "phone": text_at(raw, "/PrimaryPhone/FreeFormNumber"),
+        "balance": text_at(raw, "/Balance"),
+        "currency": text_at(raw, "/CurrencyRef/value"),
+        "created_at": text_at(raw, "/MetaData/CreateTime"),
+        "raw": raw,
+    })
 }
 
-/// A payment with snake-case fields next to QuickBooks' own.
-fn payment_output(raw: &Value) -> Value {
-    let mut out = raw.as_object().cloned().unwrap_or_default();
-    out.insert("id".into(), text_at(raw, "/Id"));
-    out.insert("payment_id".into(), text_at(raw, "/Id"));
-    out.insert("customer_id".into(), text_at(raw, "/CustomerRef/value"));
-    out.insert("total".into(), text_at(raw, "/TotalAmt"));
-    out.insert("amount".into(), text_at(raw, "/TotalAmt"));
-    out.insert("unapplied".into(), text_at(raw, "/UnappliedAmt"));
-    out.insert("txn_date".into(), text_at(raw, "/TxnDate"));
-    Value::Object(out)
-}
-
-fn find_output(first: Value, rows: Vec<Value>) -> Value {
-    let mut out = match first {
-        Value::Object(o) => o,
-        _ => Map::new(),
-    };
-    out.insert("total_results".into(), json!(rows.len()));
-    out.insert("results".into(), Value::Array(rows));
-    Value::Object(out)
+/// A payment in the catalog's shape.
+fn payment_record(raw: &Value, invoice_id: &str) -> Value {
+    json!({
+        "id": text_at(raw, "/Id"),
+        "invoice_id": invoice_id,
+        "amount": text_at(raw, "/TotalAmt"),
+        "currency": text_at(raw, "/CurrencyRef/value"),
+        "method": text_at(raw, "/PaymentMethodRef/name"),
+        "paid_on": text_at(raw, "/TxnDate"),
+        "raw": raw,
+    })
 }

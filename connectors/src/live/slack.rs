@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
 use super::config::{parse_base_url, SlackConfig};
-use super::input::Input;
+use super::input::{compose_summary, Input};
 use super::transport::{
     call_span, check_operation, invalid_response, log_outcome, not_supported_live, status_error,
     Transport, SERVICE_MAX_BODY,
@@ -28,6 +28,8 @@ use super::transport::{
 use super::{catalog_manifest, LiveError};
 
 const SERVICE: &str = "Slack";
+/// How many `users.list` pages a lookup by name reads at most.
+const MAX_USER_PAGES: usize = 10;
 
 /// The live Slack client. `Debug` shows the base URL, never the token.
 pub struct SlackClient {
@@ -117,38 +119,93 @@ impl SlackClient {
         }
     }
 
+    /// The message text: `text` (or `message`), else (unless `blocks`
+    /// stand alone) a line composed from the records the input carries,
+    /// as the sandbox composes it.
+    fn message_text(input: &Input<'_>) -> Option<String> {
+        if let Some(t) = input.text(&["text", "message"]) {
+            return Some(t);
+        }
+        if input.get(&["blocks"]).is_some() {
+            return None;
+        }
+        Some(compose_summary(input))
+    }
+
+    /// Posts `text` / `blocks` to `channel`; the API's answer.
+    async fn post(
+        &self,
+        channel: &str,
+        text: &Option<String>,
+        input: &Input<'_>,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        let mut body = Map::new();
+        body.insert("channel".into(), Value::String(channel.to_string()));
+        if let Some(t) = text {
+            body.insert("text".into(), Value::String(t.clone()));
+        }
+        if let Some(b) = input.get(&["blocks"]) {
+            body.insert("blocks".into(), b.clone());
+        }
+        if let Some(ts) = input.text(&["thread_ts"]) {
+            body.insert("thread_ts".into(), Value::String(ts));
+        }
+        self.call(
+            Method::POST,
+            "chat.postMessage",
+            &[],
+            Some(Value::Object(body)),
+            ctx,
+        )
+        .await
+    }
+
     async fn message_send(
         &self,
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
         let channel = input.require_text(&["channel", "channel_id"])?;
-        let text = input.text(&["text", "message", "body"]);
-        let blocks = input.get(&["blocks"]).cloned();
-        if text.is_none() && blocks.is_none() {
-            return Err(input.missing(&["text", "message"]));
-        }
-        let mut body = Map::new();
-        body.insert("channel".into(), Value::String(channel));
-        if let Some(t) = &text {
-            body.insert("text".into(), Value::String(t.clone()));
-        }
-        if let Some(b) = blocks {
-            body.insert("blocks".into(), b);
-        }
-        if let Some(ts) = input.text(&["thread_ts"]) {
-            body.insert("thread_ts".into(), Value::String(ts));
-        }
-        let answer = self
+        let text = Self::message_text(input);
+        let answer = self.post(&channel, &text, input, ctx).await?;
+        let channel_id = answer.get("channel").cloned().unwrap_or(Value::Null);
+        let shown = if looks_like_channel_id(&channel) {
+            channel_id.clone()
+        } else {
+            Value::String(format!("#{}", channel.trim_start_matches('#')))
+        };
+        Ok(json!({
+            "ok": true,
+            "message": {
+                "ts": answer.get("ts").cloned().unwrap_or(Value::Null),
+                "channel": shown,
+                "channel_id": channel_id,
+                "text": posted_text(&answer, &text),
+            }
+        }))
+    }
+
+    /// The id of the user with `email`.
+    async fn lookup_by_email(
+        &self,
+        email: &str,
+        ctx: &ExecutionContext,
+    ) -> Result<Map<String, Value>, ConnectorError> {
+        let found = self
             .call(
-                Method::POST,
-                "chat.postMessage",
-                &[],
-                Some(Value::Object(body)),
+                Method::GET,
+                "users.lookupByEmail",
+                &[("email", email)],
+                None,
                 ctx,
             )
             .await?;
-        Ok(posted(&answer, text))
+        found
+            .get("user")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| invalid_response(SERVICE, "users.lookupByEmail gave no user"))
     }
 
     async fn dm_send(
@@ -156,27 +213,14 @@ impl SlackClient {
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let text = input.text(&["text", "message", "body"]);
-        let blocks = input.get(&["blocks"]).cloned();
-        if text.is_none() && blocks.is_none() {
-            return Err(input.missing(&["text", "message"]));
-        }
+        let text = Self::message_text(input);
         let user_id = match recipient_id(input) {
             Some(id) => id,
             None => {
                 let email =
                     recipient_email(input).ok_or_else(|| input.missing(&["user_id", "email"]))?;
-                let found = self
-                    .call(
-                        Method::GET,
-                        "users.lookupByEmail",
-                        &[("email", &email)],
-                        None,
-                        ctx,
-                    )
-                    .await?;
-                found
-                    .pointer("/user/id")
+                let user = self.lookup_by_email(&email, ctx).await?;
+                user.get("id")
                     .and_then(Value::as_str)
                     .map(str::to_string)
                     .ok_or_else(|| {
@@ -198,28 +242,16 @@ impl SlackClient {
             .and_then(Value::as_str)
             .ok_or_else(|| invalid_response(SERVICE, "conversations.open gave no channel id"))?
             .to_string();
-        let mut body = Map::new();
-        body.insert("channel".into(), Value::String(channel));
-        if let Some(t) = &text {
-            body.insert("text".into(), Value::String(t.clone()));
-        }
-        if let Some(b) = blocks {
-            body.insert("blocks".into(), b);
-        }
-        let answer = self
-            .call(
-                Method::POST,
-                "chat.postMessage",
-                &[],
-                Some(Value::Object(body)),
-                ctx,
-            )
-            .await?;
-        let mut out = posted(&answer, text);
-        if let Value::Object(o) = &mut out {
-            o.insert("user_id".into(), Value::String(user_id));
-        }
-        Ok(out)
+        let answer = self.post(&channel, &text, input, ctx).await?;
+        Ok(json!({
+            "ok": true,
+            "message": {
+                "ts": answer.get("ts").cloned().unwrap_or(Value::Null),
+                "channel_id": answer.get("channel").cloned().unwrap_or(Value::String(channel)),
+                "user_id": user_id,
+                "text": posted_text(&answer, &text),
+            }
+        }))
     }
 
     async fn user_find(
@@ -227,21 +259,75 @@ impl SlackClient {
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let email = recipient_email(input).ok_or_else(|| input.missing(&["email"]))?;
-        let found = self
-            .call(
-                Method::GET,
-                "users.lookupByEmail",
-                &[("email", &email)],
-                None,
-                ctx,
-            )
-            .await?;
-        let user = found
-            .get("user")
-            .and_then(Value::as_object)
-            .ok_or_else(|| invalid_response(SERVICE, "users.lookupByEmail gave no user"))?;
-        Ok(user_output(user, &email))
+        if let Some(email) = recipient_email(input) {
+            let user = self.lookup_by_email(&email, ctx).await?;
+            return Ok(json!({ "user": user_output(&user) }));
+        }
+        if let Some(id) = recipient_id(input) {
+            let found = self
+                .call(Method::GET, "users.info", &[("user", &id)], None, ctx)
+                .await?;
+            let user = found
+                .get("user")
+                .and_then(Value::as_object)
+                .ok_or_else(|| invalid_response(SERVICE, "users.info gave no user"))?;
+            return Ok(json!({ "user": user_output(user) }));
+        }
+        let name = input
+            .text(&["name", "real_name"])
+            .ok_or_else(|| input.missing(&["email", "user_id", "name"]))?;
+        self.user_by_name(&name, ctx).await
+    }
+
+    /// Pages through `users.list` for a user whose handle, display name or
+    /// real name is `name` (ignoring case).
+    async fn user_by_name(
+        &self,
+        name: &str,
+        ctx: &ExecutionContext,
+    ) -> Result<Value, ConnectorError> {
+        let wanted = name.trim().trim_start_matches('@').to_lowercase();
+        let mut cursor = String::new();
+        for _ in 0..MAX_USER_PAGES {
+            let mut query = vec![("limit", "200")];
+            if !cursor.is_empty() {
+                query.push(("cursor", cursor.as_str()));
+            }
+            let page = self
+                .call(Method::GET, "users.list", &query, None, ctx)
+                .await?;
+            let members = page
+                .get("members")
+                .and_then(Value::as_array)
+                .ok_or_else(|| invalid_response(SERVICE, "users.list gave no members"))?;
+            let hit = members.iter().filter_map(Value::as_object).find(|u| {
+                let field = |k: &str| {
+                    u.get(k)
+                        .or_else(|| u.get("profile").and_then(|p| p.get(k)))
+                        .and_then(Value::as_str)
+                        .map(str::to_lowercase)
+                };
+                u.get("deleted") != Some(&Value::Bool(true))
+                    && ["name", "real_name", "display_name"]
+                        .iter()
+                        .any(|k| field(k).as_deref() == Some(wanted.as_str()))
+            });
+            if let Some(u) = hit {
+                return Ok(json!({ "user": user_output(u) }));
+            }
+            cursor = page
+                .pointer("/response_metadata/next_cursor")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if cursor.is_empty() {
+                break;
+            }
+        }
+        Err(ConnectorError::permanent(
+            "not_found",
+            format!("Slack has no user named {name:?}"),
+        ))
     }
 }
 
@@ -275,11 +361,14 @@ impl Connector for SlackClient {
     }
 }
 
-/// A Slack user id given directly (`user_id`, a `U…`/`W…` string in
-/// `user`, or the `id` of a `user` / `slack_user` object).
+/// A Slack user id given directly (`user_id` unless it is an email, a
+/// `U…`/`W…` string in `user`, or the `id` of a `user` / `slack_user`
+/// object).
 fn recipient_id(input: &Input<'_>) -> Option<String> {
     if let Some(id) = input.text(&["user_id", "slack_user_id"]) {
-        return Some(id);
+        if !id.contains('@') {
+            return Some(id);
+        }
     }
     if let Some(u) = input.text(&["user"]) {
         if looks_like_user_id(&u) {
@@ -298,12 +387,21 @@ fn looks_like_user_id(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
-/// The recipient's email: `email`, an email in `user` / `to`, or the
-/// `email` of an `owner` / `user` / `contact` object.
+fn looks_like_channel_id(s: &str) -> bool {
+    (s.starts_with('C') || s.starts_with('G') || s.starts_with('D'))
+        && s.len() >= 9
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// The recipient's email: `email`, an email in `user_id` / `user` / `to`,
+/// or the `email` of an `owner` / `user` / `contact` object.
 fn recipient_email(input: &Input<'_>) -> Option<String> {
-    if let Some(e) = input.text(&["email", "user_email", "to", "user"]) {
-        if e.contains('@') {
-            return Some(e);
+    for key in ["email", "user_email", "user_id", "to", "user"] {
+        if let Some(e) = input.text(&[key]) {
+            if e.contains('@') {
+                return Some(e);
+            }
         }
     }
     let obj = input.object()?;
@@ -319,37 +417,40 @@ fn recipient_email(input: &Input<'_>) -> Option<String> {
         })
 }
 
-/// The output of a posted message.
-fn posted(answer: &Value, text: Option<String>) -> Value {
-    json!({
-        "channel": answer.get("channel").cloned().unwrap_or(Value::Null),
-        "ts": answer.get("ts").cloned().unwrap_or(Value::Null),
-        "text": text.map(Value::String).unwrap_or(Value::Null),
-        "message": answer.get("message").cloned().unwrap_or(Value::Null),
-    })
+/// The text Slack stored, else the text sent.
+fn posted_text(answer: &Value, text: &Option<String>) -> Value {
+    answer
+        .pointer("/message/text")
+        .cloned()
+        .filter(|t| !t.is_null())
+        .or_else(|| text.clone().map(Value::String))
+        .unwrap_or(Value::Null)
 }
 
-/// A Slack user with the fields a workflow binds to at the top level.
-fn user_output(user: &Map<String, Value>, email: &str) -> Value {
-    let mut out = user.clone();
+/// A Slack user in the catalog's shape: `id`, `name`, `real_name`,
+/// `email`, `is_bot`, `tz` (plus `display_name`).
+fn user_output(user: &Map<String, Value>) -> Value {
     let profile = user.get("profile").and_then(Value::as_object);
-    let from_profile = |k: &str| profile.and_then(|p| p.get(k)).cloned();
-    out.insert(
-        "email".into(),
-        from_profile("email").unwrap_or_else(|| Value::String(email.to_string())),
-    );
-    if let Some(d) = from_profile("display_name") {
-        out.insert("display_name".into(), d);
-    }
-    if !out.contains_key("real_name") {
-        if let Some(r) = from_profile("real_name") {
-            out.insert("real_name".into(), r);
-        }
-    }
-    if let Some(id) = user.get("id").cloned() {
-        out.insert("user_id".into(), id);
-    }
-    Value::Object(out)
+    let field = |k: &str| user.get(k).cloned().unwrap_or(Value::Null);
+    let from_profile = |k: &str| {
+        profile
+            .and_then(|p| p.get(k))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let real_name = match field("real_name") {
+        Value::Null => from_profile("real_name"),
+        v => v,
+    };
+    json!({
+        "id": field("id"),
+        "name": field("name"),
+        "real_name": real_name,
+        "display_name": from_profile("display_name"),
+        "email": from_profile("email"),
+        "is_bot": user.get("is_bot").cloned().unwrap_or(Value::Bool(false)),
+        "tz": field("tz"),
+    })
 }
 
 /// Classifies a Slack `error` code.
