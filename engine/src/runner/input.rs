@@ -102,13 +102,18 @@ fn sources<'a>(
 }
 
 /// Finds a declared input field in one output: at its path, else as a key
-/// of a nested object (shallowest first), else — for `ENTITY_id` — the `id`
-/// of a nested `ENTITY` object (`deal_id` ← `deal.id`).
+/// of a nested object (shallowest first), else — for `ENTITY_ATTR` — the
+/// `ATTR` of a nested `ENTITY` object (`deal_id` ← `deal.id`, `issue_key`
+/// ← `issue.key`).
 pub(crate) fn find_field<'a>(output: &'a Value, name: &str) -> Option<&'a Value> {
     if let Some(v) = get_path(output, name) {
         return Some(v);
     }
-    let entity_id = name.strip_suffix("_id");
+    let splits: Vec<(&str, &str)> = name
+        .match_indices('_')
+        .map(|(i, _)| (&name[..i], &name[i + 1..]))
+        .filter(|(entity, attr)| !entity.is_empty() && !attr.is_empty())
+        .collect();
     let mut level: Vec<&Value> = vec![output];
     for _depth in 0..5 {
         let mut next = Vec::new();
@@ -117,9 +122,9 @@ pub(crate) fn find_field<'a>(output: &'a Value, name: &str) -> Option<&'a Value>
             if let Some(v) = map.get(name) {
                 return Some(v);
             }
-            if let Some(entity) = entity_id {
-                if let Some(id) = map.get(entity).and_then(|e| e.get("id")) {
-                    return Some(id);
+            for (entity, attr) in &splits {
+                if let Some(v) = map.get(*entity).and_then(|e| e.get(*attr)) {
+                    return Some(v);
                 }
             }
             next.extend(map.values().filter(|v| v.is_object()));
@@ -130,6 +135,21 @@ pub(crate) fn find_field<'a>(output: &'a Value, name: &str) -> Option<&'a Value>
         level = next;
     }
     None
+}
+
+/// Whether a value found for a declared field has the field's JSON shape
+/// (text for text-like types, a number for numbers…).
+fn fits(field: &FieldSpec, value: &Value) -> bool {
+    match field.value_type {
+        ValueType::Number => value.is_number(),
+        ValueType::Integer => value.is_i64() || value.is_u64(),
+        ValueType::Boolean => value.is_boolean(),
+        ValueType::Object => value.is_object(),
+        ValueType::Array => value.is_array(),
+        // Ids are often numbers in one system and text in another.
+        ValueType::String => value.is_string() || value.is_number(),
+        _ => value.is_string(),
+    }
 }
 
 /// Whether the runner may fill a declared input from earlier outputs on
@@ -147,8 +167,9 @@ fn inferable(manifest: &OperationManifest, field: &FieldSpec) -> bool {
         )
 }
 
-/// The input of `step`: declared input fields found in earlier outputs or
-/// the trigger payload (when the manifest declares none: the trigger
+/// The input of `step`: declared input fields found in the nearest earlier
+/// output that has any of them (required ones also farther back) or the
+/// trigger payload (when the manifest declares none: the trigger
 /// payload's and the direct predecessors' fields), then the step's params,
 /// then its bindings, later sources winning.
 pub(crate) fn step_input(
@@ -161,12 +182,24 @@ pub(crate) fn step_input(
     let mut input = Map::new();
     match manifest {
         Some(m) if !m.inputs.is_empty() => {
-            for field in m.inputs.iter().filter(|f| inferable(m, f)) {
-                if let Some(v) = sources(graph, step.step, records, run_input)
-                    .find_map(|out| find_field(out, &field.name))
-                {
-                    input.insert(field.name.clone(), v.clone());
+            // The nearest output that says anything about the declared
+            // fields supplies them all (mixing sources would mix records:
+            // the deal's owner id with the invoice customer's email);
+            // required fields still missing come from farther outputs.
+            let fields: Vec<&FieldSpec> = m.inputs.iter().filter(|f| inferable(m, f)).collect();
+            let mut nearest_used = false;
+            for out in sources(graph, step.step, records, run_input) {
+                let mut found_any = false;
+                for field in &fields {
+                    if input.contains_key(&field.name) || (nearest_used && !field.required) {
+                        continue;
+                    }
+                    if let Some(v) = find_field(out, &field.name).filter(|v| fits(field, v)) {
+                        input.insert(field.name.clone(), v.clone());
+                        found_any = true;
+                    }
                 }
+                nearest_used |= found_any;
             }
         }
         _ => {
@@ -251,5 +284,7 @@ mod tests {
         let invoice = json!({"invoice": {"customer": {"name": "Acme", "email": "m@a.co"}}});
         assert_eq!(find_field(&invoice, "email"), Some(&json!("m@a.co")));
         assert_eq!(find_field(&invoice, "phone"), None);
+        let issue = json!({"issue": {"key": "OPS-7"}});
+        assert_eq!(find_field(&issue, "issue_key"), Some(&json!("OPS-7")));
     }
 }
