@@ -195,6 +195,7 @@ pub fn catalog_table(catalog: &Catalog) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

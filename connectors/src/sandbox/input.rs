@@ -365,7 +365,13 @@ impl Input {
 fn scalar(v: &Value) -> Option<String> {
     match v {
         Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::Number(n) => Some(match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                format!("{}", f as i64)
+            }
+            Some(f) if n.is_f64() => format!("{f:.2}"),
+            _ => n.to_string(),
+        }),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
     }
@@ -382,9 +388,22 @@ pub(crate) fn summarize(input: &Value) -> String {
         let Some(rec) = record.as_object() else {
             continue;
         };
-        let ident = ["key", "number", "name", "id", "sid", "ts"]
+        // The identifier people use: a key (OPS-142), a name (#1042, a
+        // deal's name), an id with letters (INV-4419), else a number.
+        let readable_id = rec
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| id.chars().any(|c| c.is_ascii_alphabetic()) && id.len() <= 12)
+            .map(str::to_string);
+        let ident = ["key", "name"]
             .iter()
-            .find_map(|k| rec.get(*k).and_then(scalar));
+            .find_map(|k| rec.get(*k).and_then(scalar))
+            .or(readable_id)
+            .or_else(|| {
+                ["number", "id", "sid", "ts"]
+                    .iter()
+                    .find_map(|k| rec.get(*k).and_then(scalar))
+            });
         let mut details = Vec::new();
         if let Some(v) = ["title", "summary", "subject", "company"]
             .iter()
@@ -440,6 +459,7 @@ pub(crate) fn summarize(input: &Value) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use serde_json::json;

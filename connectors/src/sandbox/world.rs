@@ -147,7 +147,7 @@ fn slug(s: &str) -> String {
 impl World {
     /// The world of `seed`: 12 companies and 24 people.
     pub(crate) fn new(seed: u64) -> Self {
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f4e_7877_61);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x005e_ed0f_4e78_7761);
         let mut names: Vec<String> = Vec::new();
         while names.len() < 12 {
             let word = COMPANY_WORDS
@@ -204,6 +204,7 @@ impl World {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -87,7 +87,8 @@ pub(super) fn stripe(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             } else {
                 "failed"
             };
-            let i = pick_event(sys, call, &PAYMENT, &[], &|p| p["status"] == wanted)?;
+            let keys = [exact("payment_id", &["id"])];
+            let i = pick_event(sys, call, &PAYMENT, &keys, &|p| p["status"] == wanted)?;
             let mut payment = sys.record("payments", i);
             payment["status"] = json!(wanted);
             let customer = customer_of(sys, &payment, "customer");
@@ -99,13 +100,20 @@ pub(super) fn stripe(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             } else {
                 "canceled"
             };
-            let i = pick_event(sys, call, &SUBSCRIPTION, &[], &|s| s["status"] == wanted)?;
+            let keys = [exact("subscription_id", &["id"])];
+            let i = pick_event(sys, call, &SUBSCRIPTION, &keys, &|s| s["status"] == wanted)?;
             let subscription = sys.record("subscriptions", i);
             let customer = customer_of(sys, &subscription, "customer");
             Ok(json!({ "subscription": subscription, "customer": customer }))
         }
         "dispute.created" => {
-            let i = pick_event(sys, call, &DISPUTE, &[], &|_| true)?;
+            let i = pick_event(
+                sys,
+                call,
+                &DISPUTE,
+                &[exact("dispute_id", &["id"])],
+                &|_| true,
+            )?;
             let dispute = sys.record("disputes", i);
             let payment = dispute["payment"]
                 .as_str()
@@ -241,6 +249,7 @@ const PRODUCT: Entity = Entity {
     collection: "products",
     id: "id",
 };
+const ORDER_ID: &[Key] = &[exact("order_id", &["id"])];
 const ORDER_KEYS: &[Key] = &[
     exact("order_id", &["id"]),
     exact("order_number", &["order_number", "name"]),
@@ -311,13 +320,13 @@ pub(super) fn shopify(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
     let input = call.input;
     match call.op.id.as_str() {
         "order.created" => {
-            let i = pick_event(sys, call, &ORDER, &[], &|o| {
+            let i = pick_event(sys, call, &ORDER, ORDER_ID, &|o| {
                 o["fulfillment_status"] == "unfulfilled" && o["cancelled"] != true
             })?;
             Ok(json!({ "order": sys.record("orders", i) }))
         }
         "order.fulfilled" => {
-            let i = pick_event(sys, call, &ORDER, &[], &|o| {
+            let i = pick_event(sys, call, &ORDER, ORDER_ID, &|o| {
                 o["fulfillment_status"] == "fulfilled"
             })?;
             let mut order = sys.record("orders", i);
@@ -332,14 +341,14 @@ pub(super) fn shopify(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             Ok(json!({ "order": order, "fulfillment": fulfillment }))
         }
         "order.cancelled" => {
-            let i = pick_event(sys, call, &ORDER, &[], &|o| o["cancelled"] == true)?;
+            let i = pick_event(sys, call, &ORDER, ORDER_ID, &|o| o["cancelled"] == true)?;
             let mut order = sys.record("orders", i);
             order["cancelled"] = json!(true);
             Ok(json!({ "order": order, "cancel_reason": "customer" }))
         }
         "inventory.low" => {
             let threshold = input.num("threshold").unwrap_or(10.0);
-            let i = pick_event(sys, call, &PRODUCT, &[], &|p| {
+            let i = pick_event(sys, call, &PRODUCT, &[exact("product_id", &["id"])], &|p| {
                 p["inventory_quantity"]
                     .as_f64()
                     .is_some_and(|q| q < threshold)

@@ -153,6 +153,7 @@ fn deep_any<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::{canonical, nothing_to_change, pick_event, Call, Entity};
 use crate::sandbox::input::resolve;
-use crate::sandbox::store::{contains, exact, found, System};
+use crate::sandbox::store::{contains, exact, found, Key, System};
 use crate::sandbox::world::{World, TEAM};
 
 const JIRA_PROJECTS: &[&str] = &["OPS", "ENG", "SUP"];
@@ -15,6 +15,7 @@ const JIRA_PROJECTS: &[&str] = &["OPS", "ENG", "SUP"];
 pub(crate) const JIRA_STATUSES: &[&str] = &["To Do", "In Progress", "In Review", "Done"];
 const JIRA_TYPES: &[&str] = &["Bug", "Task", "Story", "Epic"];
 const JIRA_PRIORITIES: &[&str] = &["lowest", "low", "medium", "high", "highest"];
+const ISSUE_KEY: &[Key] = &[exact("issue_key", &["key", "id"])];
 const ISSUE: Entity = Entity {
     key: "issue",
     collection: "issues",
@@ -103,7 +104,7 @@ pub(super) fn jira(sys: &mut System, call: &Call<'_>) -> Result<Value, Connector
                     ));
                 }
             }
-            let i = pick_event(sys, call, &ISSUE, &[], &|r| {
+            let i = pick_event(sys, call, &ISSUE, ISSUE_KEY, &|r| {
                 project.as_ref().is_none_or(|p| r["project"] == json!(p))
             })?;
             Ok(json!({ "issue": sys.record("issues", i) }))
@@ -114,7 +115,9 @@ pub(super) fn jira(sys: &mut System, call: &Call<'_>) -> Result<Value, Connector
                 None => "Done".to_string(),
             };
             let target = to.clone();
-            let i = pick_event(sys, call, &ISSUE, &[], &|r| r["status"] != json!(target))?;
+            let i = pick_event(sys, call, &ISSUE, ISSUE_KEY, &|r| {
+                r["status"] != json!(target)
+            })?;
             let mut issue = sys.record("issues", i);
             let mut from = issue["status"].as_str().unwrap_or("To Do").to_string();
             if from == to {
@@ -606,7 +609,9 @@ pub(super) fn zendesk(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
                 Some(s) => Some(zd_value(&what, "status", s, ZD_STATUSES)?),
                 None => None,
             };
-            let i = pick_event(sys, call, &TICKET, &[], &|_| true)?;
+            let i = pick_event(sys, call, &TICKET, &[exact("ticket_id", &["id"])], &|_| {
+                true
+            })?;
             let mut ticket = sys.record("tickets", i);
             let previous = ticket["status"].clone();
             let new = to.unwrap_or_else(|| "solved".to_string());

@@ -16,7 +16,7 @@ mod messaging;
 mod web;
 
 use nexwatt_engine::connector::{ConnectorError, ConnectorManifest, OperationManifest};
-use nexwatt_engine::model::Effect;
+use nexwatt_engine::model::{Effect, OperationKind};
 use serde_json::{Map, Value};
 
 use super::input::Input;
@@ -173,10 +173,16 @@ fn entities(id: &str) -> Vec<Entity> {
 /// top-level ones of every operation, then records nested in them (an
 /// order's customer), each once.
 fn seed_examples(manifest: &ConnectorManifest, sys: &mut System, entities: &[Entity]) {
-    let examples: Vec<&Map<String, Value>> = manifest
+    // Finds show records as they are; trigger events may show them after a
+    // change (a deal already moved to Closed Won), so finds come first.
+    let reads = manifest
         .operations
         .iter()
-        .filter(|op| op.effect == Effect::Read)
+        .filter(|op| op.effect == Effect::Read);
+    let examples: Vec<&Map<String, Value>> = reads
+        .clone()
+        .filter(|op| op.kind == OperationKind::Action)
+        .chain(reads.filter(|op| op.kind == OperationKind::Trigger))
         .filter_map(|op| op.example_output.as_object())
         .collect();
     for example in &examples {
