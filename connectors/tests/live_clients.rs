@@ -847,7 +847,7 @@ async fn hubspot_contact_create_and_update() {
     let updated = client
         .execute(
             "contact.update",
-            json!({"contact_id": "52", "property": "lifecycle_stage", "value": "Customer"}),
+            json!({"contact_id": "52", "email": "grace@example.com", "property": "lifecycle_stage", "value": "Customer"}),
             &live_ctx(),
         )
         .await
@@ -2143,5 +2143,109 @@ async fn every_catalog_action_is_mapped_and_triggers_are_not_pretended() {
                 assert!(sent >= 1, "{}.{} sent nothing", manifest.id, op.id);
             }
         }
+    }
+}
+
+// ------------------------------------------------------------ logs and spans
+
+/// Records every span and event field as text.
+struct Capture {
+    text: Arc<Mutex<String>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!("{}={:?} ", field.name(), value));
+    }
+}
+
+impl tracing::Subscriber for Capture {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut text = self.text.lock().unwrap();
+        text.push_str(&format!("span {} ", span.metadata().name()));
+        span.record(&mut Fields(&mut text));
+        text.push('\n');
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::span::Id::from_u64(id + 1)
+    }
+    fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        values.record(&mut Fields(&mut self.text.lock().unwrap()));
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut text = self.text.lock().unwrap();
+        text.push_str(&format!("event {} ", event.metadata().level()));
+        event.record(&mut Fields(&mut text));
+        text.push('\n');
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+/// Every log line and span field of successful and failing calls, at every
+/// level, is free of the tokens and of secret headers; the calls do log
+/// (inside the step's span).
+#[tokio::test]
+async fn logs_never_carry_secrets() {
+    let text = Arc::new(Mutex::new(String::new()));
+    let _guard = tracing::subscriber::set_default(Capture {
+        text: Arc::clone(&text),
+        next_id: std::sync::atomic::AtomicU64::new(0),
+    });
+    let header_secret = "sk_live_zyxwvutsrqponm";
+    // Every answer echoes the request's Authorization header back.
+    let fake = serve_fake("", |r| {
+        let echo = r.header("authorization").unwrap_or_default();
+        match r.path.as_str() {
+            p if p.ends_with("/fail") => json_reply(401, json!({"ok": false, "error": "invalid_auth", "message": echo})),
+            _ => json_reply(500, json!({"ok": false, "error": "internal_error", "message": echo,
+                                        "Fault": {"Error": [{"Message": echo, "code": "1"}], "type": "SystemFault"}})),
+        }
+    })
+    .await;
+    let mut ctx = live_ctx();
+    ctx.span = tracing::info_span!("step", n = 1);
+    let calls: Vec<(Arc<dyn Connector>, &str, Value)> = vec![
+        (
+            Arc::new(slack(&fake)),
+            "user.find",
+            json!({"email": "a@b.co"}),
+        ),
+        (
+            Arc::new(hubspot(&fake)),
+            "owner.get",
+            json!({"owner_id": "1"}),
+        ),
+        (
+            Arc::new(qbo(&fake)),
+            "invoice.find",
+            json!({"invoice_id": "1"}),
+        ),
+        (
+            Arc::new(http_client(&fake)),
+            "request.get",
+            json!({"url": format!("{}/fail?api_key={header_secret}", fake.base),
+                   "headers": {"Authorization": format!("Bearer {header_secret}")}}),
+        ),
+    ];
+    for (client, op, input) in calls {
+        let e = client.execute(op, input, &ctx).await.unwrap_err();
+        for secret in [SLACK_TOKEN, HUBSPOT_TOKEN, QBO_TOKEN, header_secret] {
+            assert_no_secret(&e, secret);
+        }
+    }
+    let logged = text.lock().unwrap().clone();
+    assert!(logged.contains("live_call"), "{logged}");
+    assert!(logged.contains("live call failed"), "{logged}");
+    for secret in [SLACK_TOKEN, HUBSPOT_TOKEN, QBO_TOKEN, header_secret] {
+        assert!(!logged.contains(secret), "a secret was logged:\n{logged}");
     }
 }

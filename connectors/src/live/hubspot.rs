@@ -372,7 +372,7 @@ impl HubSpotClient {
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let mut properties = collect_properties(Object::Contact, input)?;
+        let mut properties = collect_properties(Object::Contact, input, &[])?;
         if !properties.contains_key("email") {
             return Err(input.missing(&["email"]));
         }
@@ -405,7 +405,7 @@ impl HubSpotClient {
         input: &Input<'_>,
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
-        let mut properties = collect_properties(Object::Deal, input)?;
+        let mut properties = collect_properties(Object::Deal, input, &[])?;
         let company = input.text(&["company", "company_name"]);
         if !properties.contains_key("dealname") {
             let name = input
@@ -456,7 +456,9 @@ impl HubSpotClient {
     ) -> Result<Value, ConnectorError> {
         let noun = object.noun();
         let id_key = format!("{noun}_id");
-        let mut properties = collect_properties(object, input)?;
+        // On an update, `email` names the contact; a new email is set
+        // through `property`/`value` or `properties`.
+        let properties = collect_properties(object, input, &["email"])?;
         // A contact may be named by email (HubSpot's idProperty).
         let (segment, query) = match input.id(&[id_key.as_str(), "id", "hs_object_id"], &[noun]) {
             Some(id) => (path_segment(&id)?, Vec::new()),
@@ -468,10 +470,6 @@ impl HubSpotClient {
                 _ => return Err(input.missing(&[id_key.as_str()])),
             },
         };
-        if !query.is_empty() {
-            // The email names the contact; it is not a change.
-            properties.remove("email");
-        }
         if properties.is_empty() {
             return Err(input.missing(&["property", "properties"]));
         }
@@ -760,11 +758,13 @@ fn owner_id(input: &Input<'_>) -> Option<String> {
         })
 }
 
-/// The properties to write: the well-known fields given directly, a
+/// The properties to write: the well-known fields given directly (but
+/// not the `identifying` ones, which say which record to change), a
 /// `property`/`value` pair, and `properties`.
 fn collect_properties(
     object: Object,
     input: &Input<'_>,
+    identifying: &[&str],
 ) -> Result<Map<String, Value>, ConnectorError> {
     let mut props = Map::new();
     let mut put = |name: &str, value: &Value| {
@@ -796,6 +796,9 @@ fn collect_properties(
         ],
     };
     for (property, keys) in direct {
+        if identifying.contains(property) {
+            continue;
+        }
         if let Some(v) = input.get(keys) {
             if !matches!(v, Value::Object(_) | Value::Array(_)) {
                 put(property, v);
