@@ -19,7 +19,7 @@ pub use manifest::{
     Catalog, ConnectorManifest, FieldSpec, OperationManifest, ParamSpec, ValueType,
 };
 pub use registry::{ConnectorRegistry, RegisteredConnector, Route};
-pub use vocabulary::{ConnectorVocabulary, OperationVocabulary};
+pub use vocabulary::{ConnectorVocabulary, OperationVocabulary, ParamVocabulary};
 
 use async_trait::async_trait;
 

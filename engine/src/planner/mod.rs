@@ -5,6 +5,15 @@
 
 use async_trait::async_trait;
 
+mod deterministic;
+mod grammar;
+mod lexicon;
+mod render;
+mod text;
+
+pub use deterministic::DeterministicPlanner;
+pub use render::{plan_json, plan_jsonl, render_text};
+
 use crate::model::{Rule, StepGraph, DEFAULT_CONFIDENCE_THRESHOLD, MAX_DESCRIPTION_CHARS};
 
 /// What to plan.
