@@ -1161,6 +1161,24 @@ async fn hubspot_errors_are_classified() {
 }
 
 #[tokio::test]
+async fn hubspot_rate_limit_without_retry_after_waits_out_the_window() {
+    let fake = serve_fake("", |_| {
+        json_reply(
+            429,
+            json!({"status": "error", "errorType": "RATE_LIMIT", "policyName": "TEN_SECONDLY_ROLLING",
+                   "message": "You have reached your ten_secondly_rolling limit."}),
+        )
+    })
+    .await;
+    let e = hubspot(&fake)
+        .execute("owner.get", json!({"owner_id": "1"}), &live_ctx())
+        .await
+        .unwrap_err();
+    assert_error(&e, ConnectorErrorKind::Retryable, "rate_limited");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(10)));
+}
+
+#[tokio::test]
 async fn hubspot_ids_cannot_escape_the_path() {
     let fake = serve_fake("", hubspot_ok).await;
     let e = hubspot(&fake)
@@ -2102,6 +2120,40 @@ fn live_clients_cover_what_is_configured_with_catalog_manifests() {
         }
     }
     assert_eq!(live_clients(&config).len(), 4);
+}
+
+/// The crate's registry glue routes live runs to these clients and test
+/// runs' writes to the sandboxes; connectors without a live client say so.
+#[test]
+fn registered_with_the_sandboxes() {
+    use nexwatt_engine::connector::Route;
+    use nexwatt_engine::model::Effect;
+    let config: LiveConfig = serde_json::from_value(json!({
+        "slack": {"token": SLACK_TOKEN},
+        "quickbooks": {"token": QBO_TOKEN, "realm_id": REALM},
+    }))
+    .unwrap();
+    let registry = nexwatt_connectors::sandbox::Sandboxes::new(7).registry(live_clients(&config));
+    let (route, client) = registry
+        .resolve("slack", Effect::Write, RunMode::Live)
+        .unwrap();
+    assert_eq!(route, Route::Live);
+    assert!(format!("{client:?}").starts_with("SlackClient"));
+    let (route, _) = registry
+        .resolve("quickbooks", Effect::Write, RunMode::Test)
+        .unwrap();
+    assert_eq!(route, Route::Sandbox);
+    assert_eq!(
+        registry
+            .resolve("http", Effect::Read, RunMode::Live)
+            .unwrap()
+            .0,
+        Route::Live
+    );
+    let e = registry
+        .resolve("hubspot", Effect::Read, RunMode::Live)
+        .unwrap_err();
+    assert_eq!(e.code(), "no_live_client");
 }
 
 /// Every action of the four connectors has an API mapping (it reaches the

@@ -24,6 +24,7 @@
 //! unchanged (custom pipelines use their own ids).
 
 use std::fmt;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, SecondsFormat, Utc};
@@ -174,22 +175,33 @@ impl HubSpotClient {
                 .and_then(|j| j.get("message"))
                 .and_then(Value::as_str)
                 .map(|m| self.transport.redact(m, &[]));
-            if response.status == StatusCode::TOO_MANY_REQUESTS
-                && json
-                    .as_ref()
-                    .and_then(|j| j.get("policyName"))
-                    .and_then(Value::as_str)
-                    == Some("DAILY")
-            {
-                return Err(ConnectorError::permanent(
-                    "quota_exhausted",
-                    "HubSpot's daily API limit is used up (HTTP 429, policy DAILY)",
-                ));
+            let policy = json
+                .as_ref()
+                .and_then(|j| j.get("policyName"))
+                .and_then(Value::as_str);
+            let mut retry_after = response.retry_after();
+            if response.status == StatusCode::TOO_MANY_REQUESTS {
+                match policy {
+                    Some("DAILY") => {
+                        return Err(ConnectorError::permanent(
+                            "quota_exhausted",
+                            "HubSpot's daily API limit is used up (HTTP 429, policy DAILY)",
+                        ))
+                    }
+                    // Without a Retry-After, wait out the policy's window.
+                    Some("TEN_SECONDLY_ROLLING") if retry_after.is_none() => {
+                        retry_after = Some(Duration::from_secs(10));
+                    }
+                    Some("SECONDLY") if retry_after.is_none() => {
+                        retry_after = Some(Duration::from_secs(1));
+                    }
+                    _ => {}
+                }
             }
             return Err(status_error(
                 SERVICE,
                 response.status,
-                response.retry_after(),
+                retry_after,
                 message.as_deref(),
             ));
         }

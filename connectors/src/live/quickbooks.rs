@@ -3,12 +3,12 @@
 //!
 //! | operation | API |
 //! |---|---|
-//! | `invoice.find` | `GET /invoice/{id}`, or `GET /query?query=SELECT * FROM Invoice WHERE …` (by `doc_number`, `customer_id`, `status` = `open` / `overdue` / `paid`) |
-//! | `invoice.create` | `POST /invoice` (a customer, one `amount` or several `lines`, `due_in_days` / `due_date`) |
+//! | `invoice.find` | `GET /invoice/{id}`, or `GET /query?query=SELECT * FROM Invoice WHERE …` (by `number`, `customer_id` or `customer_email`, `status` = `open` / `overdue` / `paid`) |
+//! | `invoice.create` | `POST /invoice` (a customer by id or email, one `amount` or several `lines`, due in `due_in_days` (default 30) or on `due_date`, `currency`) |
 //! | `invoice.send` | `POST /invoice/{id}/send` (optionally `sendTo`) |
-//! | `customer.find` | `GET /customer/{id}`, or a query by `email`, `display_name` / `name`, `company` |
+//! | `customer.find` | `GET /customer/{id}`, or a query by `email`, `name`, `company` |
 //! | `customer.create` | `POST /customer` |
-//! | `payment.record` | `POST /payment`, linked to the invoice; customer and amount default to the invoice's |
+//! | `payment.record` | `GET /invoice/{id}`, then `POST /payment` linked to it; customer and amount (its balance) come from the invoice |
 //!
 //! Every write carries the step's idempotency key as the `requestid` query
 //! parameter: QuickBooks applies a repeated request id once and answers
@@ -18,9 +18,12 @@
 //! `not_found`, 6240 → `conflict`, `ValidationFault` → `invalid_input`,
 //! `SystemFault` → retryable).
 //!
-//! Records come back as QuickBooks sends them plus snake-case fields a
-//! workflow binds to (`id`, `doc_number`, `customer_id`, `total`,
-//! `balance`, `due_date`, `status`, `email`, …).
+//! Outputs have the catalog's shapes (`{"match_count", "invoice": {"id",
+//! "number", "amount", "balance", "currency", "status", "issued_on",
+//! "due_on", "sent", "lines", "customer": {"id", "name", "email"}}}`, …),
+//! with QuickBooks' own record under `raw`. An invoice line sells item `1`
+//! (Services) unless the input names `item_id`; a payment `method` is kept
+//! in the payment's private note (QuickBooks payment methods are ids).
 
 use std::fmt;
 use std::time::Duration;

@@ -1,15 +1,23 @@
-//! The Slack live client (Web API).
+//! The Slack live client (Web API, bot token).
 //!
 //! | operation | API |
 //! |---|---|
-//! | `message.send` | `POST chat.postMessage` (`channel`, `text`, optional `blocks`, `thread_ts`) |
-//! | `dm.send` | `users.lookupByEmail` when only an email is given, then `POST conversations.open` and `POST chat.postMessage` to the DM channel |
-//! | `user.find` | `GET users.lookupByEmail?email=…` |
+//! | `message.send` | `POST chat.postMessage` (`channel` as `#name` or id, `text`, optional `blocks`, `thread_ts`) |
+//! | `dm.send` | `GET users.lookupByEmail` when only an email is given, then `POST conversations.open` and `POST chat.postMessage` to the DM channel |
+//! | `user.find` | `GET users.lookupByEmail?email=…`, `GET users.info?user=…`, or by `name` through `GET users.list` (cursor-paged, at most 10 pages of 200) |
+//!
+//! Outputs have the catalog's shapes: `{"ok": true, "message": {"ts",
+//! "channel", "channel_id", "text"}}`, `{"ok": true, "message": {"ts",
+//! "channel_id", "user_id", "text"}}`, `{"user": {"id", "name",
+//! "real_name", "email", "is_bot", "tz"}}`. A message without `text` (and
+//! without `blocks`) says what the input's records are, in the same words
+//! as the sandbox.
 //!
 //! Slack answers most errors with HTTP 200 and `{"ok": false, "error":
 //! "…"}`; those codes are classified like HTTP statuses (`invalid_auth` →
 //! `unauthorized`, `ratelimited` → `rate_limited` with `Retry-After`,
-//! `channel_not_found` / `users_not_found` → `not_found`, …).
+//! `channel_not_found` / `users_not_found` → `not_found`, …). Slack has no
+//! idempotency keys: its writes are not idempotent.
 
 use std::fmt;
 
