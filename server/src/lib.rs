@@ -19,11 +19,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod api;
+pub mod cli;
 pub mod client;
 pub mod dto;
 pub mod error;
 pub mod keys;
 pub mod ratelimit;
+pub mod serve;
 
 pub use api::{app, AppState};
 pub use error::ApiError;
