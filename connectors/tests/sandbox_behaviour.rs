@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use nexwatt_connectors::sandbox::{CallOutcome, Sandboxes};
 use nexwatt_engine::connector::{Connector, ConnectorError, ConnectorErrorKind, ExecutionContext};
-use nexwatt_engine::model::OperationKind;
+use nexwatt_engine::model::{Effect, OperationKind};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -455,7 +455,10 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_inputs_never_panic(input in arb_json(), pick in any::<prop::sample::Index>()) {
@@ -477,9 +480,18 @@ proptest! {
                 prop_assert_eq!(e.kind(), ConnectorErrorKind::Permanent, "{}: {}", op, e);
             }
         }
-        // Every operation, with this input: no panic.
+        // Every operation, with this input: no panic, and a failed call
+        // writes nothing while a successful write is logged once.
         for (i, op) in &ops {
-            let _ = runtime.block_on(sandboxes.all()[*i].execute(op, input.clone(), &ctx("q")));
+            let sandbox = &sandboxes.all()[*i];
+            let before = sandbox.effects().len();
+            let result = runtime.block_on(sandbox.execute(op, input.clone(), &ctx("q")));
+            let is_write = sandbox.manifest().operation(op).is_some_and(|o| o.effect == Effect::Write);
+            let after = sandbox.effects().len();
+            match result {
+                Ok(_) if is_write => prop_assert!(after == before + 1 || after == before, "{}", op),
+                _ => prop_assert_eq!(after, before, "{}", op),
+            }
         }
     }
 }

@@ -284,11 +284,10 @@ pub(super) fn shopify_seed(sys: &mut System, world: &World) {
     }
     let products: Vec<Value> = sys.all("products").to_vec();
     for n in 0..20_i64 {
-        let customer = customers[sys
-            .rng()
-            .gen_range(0..customers.len().max(1))
-            .min(customers.len().saturating_sub(1))]
-        .clone();
+        let customer = customers
+            .get(sys.rng().gen_range(0..customers.len().max(1)))
+            .cloned()
+            .unwrap_or(Value::Null);
         let product = products
             .get(sys.rng().gen_range(0..products.len().max(1)))
             .cloned()
