@@ -345,7 +345,7 @@ impl<'a> Run<'a> {
             if !(t.is_word()
                 && matches!(
                     t.lower.as_str(),
-                    "in" | "into" | "via" | "using" | "through" | "with" | "on" | "from"
+                    "in" | "into" | "via" | "using" | "through"
                 ))
             {
                 continue;
@@ -1235,7 +1235,7 @@ impl Run<'_> {
                 cats.retain(|c| *c != cs[0]);
             }
         }
-        let pronoun = (oa..ob.min(oa + 4))
+        let pronoun = (oa..ob)
             .find(|&i| self.toks[i].is_word() && PRONOUNS.contains(&self.toks[i].lower.as_str()));
         let last_rec = self.records.last().cloned();
         let has_channel = (v..b).any(|i| self.toks[i].kind == Kind::Channel)
@@ -1382,9 +1382,19 @@ impl Run<'_> {
             if self.named_in_desc.contains(&o.conn) {
                 s += 1.0;
             }
+            if (ent_head || pron_match)
+                && o.effect == Effect::Write
+                && !o.creates()
+                && self.record_source(o.conn, &o.entity).is_some()
+            {
+                // Acting on a record the plan already has.
+                s += 1.5;
+            }
             match o.recipient {
                 Recipient::Channel => {
-                    if has_channel {
+                    if (v..b).any(|i| self.toks[i].kind == Kind::Channel) {
+                        s += 3.0;
+                    } else if has_channel {
                         s += 2.0;
                     } else {
                         s -= 1.5;
@@ -1426,7 +1436,10 @@ impl Run<'_> {
         let rivals: Vec<&str> = scored
             .iter()
             .skip(1)
-            .filter(|(oi, s, _)| score - s < 1.0 && self.lex.ops[*oi].conn != o.conn)
+            .filter(|(oi, s, he)| {
+                let r = &self.lex.ops[*oi];
+                score - s < 1.0 && r.conn != o.conn && r.action == o.action && *he
+            })
             .map(|(oi, _, _)| self.lex.ops[*oi].connector.as_str())
             .collect();
         if o.connector == "core" {
@@ -1588,7 +1601,7 @@ impl Run<'_> {
             {
                 break;
             }
-            if t.is_word() && self.is_imperative(i - 1, end) && count > 0 {
+            if t.is_word() && !t.cap && self.is_imperative(i - 1, end) && count > 0 {
                 break;
             }
             i -= 1;
@@ -2243,7 +2256,7 @@ impl Run<'_> {
             self.delay_step(c, d, first_of_sentence);
             return;
         }
-        let (params, vague_param) = self.params_for(op, c.body.min(v), c.end);
+        let (mut params, vague_param) = self.params_for(op, c.body.min(v), c.end);
         let mut conf = bound.conf;
         let mut notes = bound.notes.clone();
         if vague_param {
@@ -2280,6 +2293,13 @@ impl Run<'_> {
                 Some(r) => {
                     if r.step > 0 {
                         data.insert(r.step);
+                        // The record's sheet, project… carry over from its lookup.
+                        let from = self.steps[r.step].params.clone();
+                        for p in &o.params {
+                            if let Some(v) = from.get(&p.name) {
+                                params.entry(p.name.clone()).or_insert_with(|| v.clone());
+                            }
+                        }
                     }
                     bindings.extend(self.derive_bindings(op, r.step, &tent));
                 }

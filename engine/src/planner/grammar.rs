@@ -701,7 +701,6 @@ const COMPARATORS: &[(&str, Op)] = &[
     ("include", Op::Contains),
     ("mentions", Op::Contains),
     ("mention", Op::Contains),
-    ("has", Op::Eq),
 ];
 
 /// A parsed condition.
@@ -814,6 +813,15 @@ pub(crate) fn condition(
             let value = match v.kind {
                 Kind::Number | Kind::Money => fmt_num(v.num.unwrap_or(0.0)),
                 Kind::Quoted => v.lower.clone(),
+                Kind::Word
+                    if op == Op::Eq
+                        && !v.cap
+                        && (v.lower.ends_with("ed")
+                            || matches!(v.lower.as_str(), "done" | "sent" | "paid")) =>
+                {
+                    // "once the ticket is closed": an event, not a comparison.
+                    continue;
+                }
                 Kind::Word => {
                     if super::grammar::VAGUE_AMOUNTS.contains(&v.lower.as_str())
                         || matches!(

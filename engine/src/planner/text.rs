@@ -500,7 +500,7 @@ fn stem_once(word: &str) -> String {
     }
     let undouble = |s: &str| -> String {
         let b = s.as_bytes();
-        if b.len() >= 3 {
+        if b.len() >= 4 {
             let last = b[b.len() - 1];
             if last == b[b.len() - 2] && !matches!(last, b's' | b'l' | b'z' | b'e' | b'o') {
                 return s[..s.len() - 1].to_string();
