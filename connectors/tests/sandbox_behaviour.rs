@@ -194,6 +194,21 @@ async fn latency_uses_tokio_time() {
     let timed_out = tokio::time::timeout(Duration::from_secs(5), slow).await;
     assert!(timed_out.is_err());
     assert!(jira.effects().is_empty());
+    // Past the step's deadline the sandbox gives up like a real client.
+    let mut short = ctx("d");
+    short.deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let start = tokio::time::Instant::now();
+    let err = jira
+        .execute(
+            "issue.comment",
+            json!({"issue_key": "OPS-142", "body": "x"}),
+            &short,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!((err.code(), err.is_retryable()), ("timeout", true));
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert!(jira.effects().is_empty());
     jira.faults().clear();
     let start = tokio::time::Instant::now();
     jira.execute("issue.find", json!({"issue_key": "OPS-142"}), &ctx("l"))

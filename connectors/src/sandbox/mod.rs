@@ -15,7 +15,9 @@
 //!   permanent `invalid_input`; a find that matches nothing a permanent
 //!   `not_found`);
 //! - fault injection ([`Sandbox::faults`]): fail the next N calls,
-//!   rate-limit with a retry-after, add latency (tokio time);
+//!   rate-limit with a retry-after, add latency (tokio time; a call whose
+//!   latency passes `ctx.deadline` fails there with a retryable `timeout`
+//!   and no effect, as a real client gives up);
 //! - an effect log ([`Sandbox::effects`]): every write with its
 //!   idempotency key, operation, input, output and a sequence number;
 //! - idempotency: a write the manifest marks `idempotent`, repeated with
@@ -298,10 +300,29 @@ impl Connector for Sandbox {
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
         let latency = self.faults.latency();
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        let result = self.run(operation, input, ctx);
+        let result = if !latency.is_zero() && latency > ctx.remaining() {
+            // Like a real client, give up at the deadline, having sent nothing.
+            tokio::time::sleep_until(ctx.deadline).await;
+            let error = ConnectorError::retryable(
+                "timeout",
+                format!(
+                    "{}.{operation}: no answer within the step's deadline (simulated latency {} ms)",
+                    self.manifest.id,
+                    latency.as_millis()
+                ),
+            );
+            self.lock().calls.push(CallRecord {
+                operation: operation.to_string(),
+                idempotency_key: ctx.idempotency_key.clone(),
+                outcome: CallOutcome::Failed(error.code().to_string()),
+            });
+            Err(error)
+        } else {
+            if !latency.is_zero() {
+                tokio::time::sleep(latency).await;
+            }
+            self.run(operation, input, ctx)
+        };
         ctx.span.in_scope(|| match &result {
             Ok(_) => tracing::debug!(connector = %self.manifest.id, operation, "sandbox call ok"),
             Err(e) => tracing::debug!(

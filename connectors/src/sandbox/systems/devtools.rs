@@ -507,12 +507,9 @@ pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 labels.push(json!(label));
             }
             sys.set(collection, i, "labels", Value::Array(labels));
-            let key = if collection == "issues" {
-                "issue"
-            } else {
-                "pull_request"
-            };
-            Ok(json!({ key: sys.record(collection, i), "added": label }))
+            // GitHub labels pull requests through the issues API: the
+            // answer is an issue either way.
+            Ok(json!({ "issue": sys.record(collection, i), "added": label }))
         }
         _ => Err(call.unsupported()),
     }
