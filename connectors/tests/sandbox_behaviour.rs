@@ -207,8 +207,13 @@ async fn latency_uses_tokio_time() {
         .await
         .unwrap_err();
     assert_eq!((err.code(), err.is_retryable()), ("timeout", true));
-    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert_eq!(start.elapsed(), Duration::from_millis(3001));
     assert!(jira.effects().is_empty());
+    // A caller timing out at the deadline itself wins the tie.
+    let mut tie = ctx("e");
+    tie.deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let call = jira.execute("issue.find", json!({"issue_key": "OPS-142"}), &tie);
+    assert!(tokio::time::timeout_at(tie.deadline, call).await.is_err());
     jira.faults().clear();
     let start = tokio::time::Instant::now();
     jira.execute("issue.find", json!({"issue_key": "OPS-142"}), &ctx("l"))

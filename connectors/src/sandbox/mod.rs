@@ -301,8 +301,10 @@ impl Connector for Sandbox {
     ) -> Result<Value, ConnectorError> {
         let latency = self.faults.latency();
         let result = if !latency.is_zero() && latency > ctx.remaining() {
-            // Like a real client, give up at the deadline, having sent nothing.
-            tokio::time::sleep_until(ctx.deadline).await;
+            // Like a real client, give up once the deadline has passed,
+            // having sent nothing. (Just after it: a caller timing the call
+            // out at the deadline itself sees its own timeout first.)
+            tokio::time::sleep_until(ctx.deadline + std::time::Duration::from_millis(1)).await;
             let error = ConnectorError::retryable(
                 "timeout",
                 format!(
