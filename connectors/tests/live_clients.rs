@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 struct Recorded {
     method: Method,
     path: String,
+    raw_query: String,
     query: HashMap<String, String>,
     headers: HeaderMap,
     body: Vec<u8>,
@@ -127,6 +128,7 @@ async fn handle(
     let recorded = Recorded {
         method,
         path: uri.path().to_string(),
+        raw_query: uri.query().unwrap_or_default().to_string(),
         query,
         headers,
         body: body.to_vec(),
@@ -210,6 +212,22 @@ fn assert_catalog_shape(connector: &str, operation: &str, out: &Value) {
         .unwrap()
         .example_output;
     check_shape(example, out, &format!("{connector}.{operation}"));
+}
+
+/// Asserts `out` has the top-level fields of the catalog's example output
+/// (for `http`, whose `body` is whatever the endpoint sends).
+fn assert_catalog_keys(connector: &str, operation: &str, out: &Value) {
+    let example = &nexwatt_connectors::catalog()
+        .unwrap()
+        .operation(connector, operation)
+        .unwrap()
+        .example_output;
+    for key in example.as_object().unwrap().keys() {
+        assert!(
+            out.get(key).is_some(),
+            "{connector}.{operation}: {key} missing from {out}"
+        );
+    }
 }
 
 fn check_shape(example: &Value, out: &Value, path: &str) {
@@ -1681,11 +1699,12 @@ async fn http_get_sends_headers_and_query_and_parses_json() {
         .execute(
             "request.get",
             json!({"url": format!("{}/status?a=1", fake.base), "headers": {"X-Api-Key": "k-123456"},
-                   "query": {"region": "eu west"}}),
+                   "query": {"region": "eu west", "tag": ["a", "b"]}}),
             &live_ctx(),
         )
         .await
         .unwrap();
+    assert_catalog_keys("http", "request.get", &out);
     assert_eq!(out["status"], 200);
     assert_eq!(out["body"], json!({"healthy": true, "version": 3}));
     assert_eq!(out["headers"]["content-type"], "application/json");
@@ -1703,6 +1722,12 @@ async fn http_get_sends_headers_and_query_and_parses_json() {
     assert_eq!(reqs[0].path, "/status");
     assert_eq!(reqs[0].q("a"), Some("1"));
     assert_eq!(reqs[0].q("region"), Some("eu west"));
+    assert_eq!(
+        reqs[0].raw_query.matches("tag=").count(),
+        2,
+        "{}",
+        reqs[0].raw_query
+    );
     assert_eq!(reqs[0].header("x-api-key").unwrap(), "k-123456");
     assert_eq!(reqs[0].header("idempotency-key"), None);
 }
@@ -1720,6 +1745,7 @@ async fn http_post_sends_json_and_the_idempotency_key() {
         )
         .await
         .unwrap();
+    assert_catalog_keys("http", "request.post", &out);
     assert_eq!(out["status"], 201);
     assert_eq!(
         out["body"]["received"],

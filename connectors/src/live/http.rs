@@ -2,7 +2,8 @@
 //! headers and a JSON body.
 //!
 //! Input: `url` (required), `headers` (object of name → value), `query`
-//! (object of name → value, appended to the URL); for `request.post`, the
+//! (object of name → value or list of values, appended to the URL); for
+//! `request.post`, the
 //! JSON body is `body` (or `json` / `data`), else every other input field.
 //! `request.post` sends the step's idempotency key as `Idempotency-Key`
 //! unless the input's headers set one.
@@ -127,8 +128,18 @@ impl HttpClient {
         if let Some(query) = input.map(&["query"])? {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in query {
-                let v = scalar_text(v).unwrap_or_default();
-                pairs.append_pair(k, &v);
+                match v {
+                    // `{"tag": ["a", "b"]}` → `tag=a&tag=b`
+                    Value::Array(items) => {
+                        for item in items {
+                            pairs.append_pair(k, &scalar_text(item).unwrap_or_default());
+                        }
+                    }
+                    Value::Null => {}
+                    v => {
+                        pairs.append_pair(k, &scalar_text(v).unwrap_or_default());
+                    }
+                }
             }
         }
         // Secrets the caller may have put in the URL or headers never reach
