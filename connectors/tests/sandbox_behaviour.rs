@@ -427,6 +427,41 @@ async fn inputs_are_found_in_earlier_outputs() {
     assert_eq!(err.code(), "ticket_closed");
 }
 
+#[tokio::test]
+async fn contact_details_come_from_the_records_at_hand() {
+    let s = Sandboxes::new(5);
+    // "When a demo form is submitted, create a lead in Salesforce and text
+    // them": names, company and phone come from the submission.
+    let form = s
+        .get("hubspot")
+        .unwrap()
+        .execute("form.submitted", json!({}), &ctx("1"))
+        .await
+        .unwrap();
+    let lead = s
+        .get("salesforce")
+        .unwrap()
+        .execute("lead.create", form.clone(), &ctx("2"))
+        .await
+        .unwrap();
+    assert_eq!(lead["lead"]["last_name"], "Martin");
+    assert_eq!(lead["lead"]["company"], "Blue Harbor Foods");
+    let sms = s
+        .get("twilio")
+        .unwrap()
+        .execute("sms.send", form.clone(), &ctx("3"))
+        .await
+        .unwrap();
+    assert_eq!(sms["message"]["to"], "+13125550188");
+    let mail = s
+        .get("email")
+        .unwrap()
+        .execute("message.send", form, &ctx("4"))
+        .await
+        .unwrap();
+    assert_eq!(mail["message"]["to"][0], "leo.martin@blueharborfoods.com");
+}
+
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),

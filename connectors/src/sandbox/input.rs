@@ -8,8 +8,11 @@
 //!    `deal.id`, `requester_email` ← `requester.email`), searched breadth
 //!    first, so `{"invoice": {"customer": {"id": "58"}}}` gives
 //!    `customer_id`;
-//! 3. for identifying fields (ids, emails, phones, numbers, company), the
-//!    same name anywhere in nested records, shallowest first.
+//! 3. for identifying fields (ids, emails, phones, numbers, company, a
+//!    person's first and last name), the same name anywhere in nested
+//!    records, shallowest first;
+//! 4. for an email or phone field under another name (`to`), the `email`
+//!    or `phone` of the records at hand ("email the customer").
 //!
 //! Present values are checked and normalised by type (`"1500"` is a
 //! number, an email is lower-cased); a missing required field or a value
@@ -33,7 +36,10 @@ fn deep_searchable(name: &str) -> bool {
         || name.ends_with("_email")
         || name.ends_with("_number")
         || name.ends_with("_key")
-        || matches!(name, "email" | "phone" | "company" | "account" | "number")
+        || matches!(
+            name,
+            "email" | "phone" | "company" | "account" | "number" | "first_name" | "last_name"
+        )
 }
 
 /// Breadth-first search for `key` in the nested objects of `value` (not its
@@ -289,7 +295,13 @@ impl Input {
         };
         let mut fields = BTreeMap::new();
         for spec in &op.inputs {
-            match resolve(&raw, &spec.name) {
+            let found = resolve(&raw, &spec.name).or_else(|| match spec.value_type {
+                // "Email the customer": the address of the record at hand.
+                ValueType::Email => deep_find(&raw, "email"),
+                ValueType::Phone => deep_find(&raw, "phone"),
+                _ => None,
+            });
+            match found {
                 Some(v) => {
                     fields.insert(spec.name.clone(), coerce(&what, spec, v)?);
                 }
@@ -472,6 +484,8 @@ mod tests {
         assert_eq!(resolve(&raw, "email"), Some(&json!("a@b.co")));
         assert_eq!(resolve(&raw, "customer_email"), Some(&json!("a@b.co")));
         assert_eq!(resolve(&raw, "status"), None);
+        let form = json!({"contact": {"first_name": "Leo", "last_name": "Martin"}});
+        assert_eq!(resolve(&form, "last_name"), Some(&json!("Martin")));
         let both = json!({"deal_id": "7", "deal": {"id": "8"}});
         assert_eq!(resolve(&both, "deal_id"), Some(&json!("7")));
     }
