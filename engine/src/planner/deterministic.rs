@@ -101,6 +101,8 @@ struct Rec {
 #[derive(Debug, Clone)]
 struct Bound {
     op: usize,
+    /// Confidence in the connector choice alone.
+    conn_conf: f64,
     conf: f64,
     notes: Vec<String>,
     /// The record the step acts on: (connector, entity) as read.
@@ -535,7 +537,8 @@ impl<'a> Run<'a> {
                 u.iter()
                     .any(|(oi, _)| self.lex.ops[*oi].kind == OperationKind::Action)
             });
-            if !(t.corrected && action_verb) {
+            // A typo that is already a stem ("creat a task") counts too.
+            if !((t.corrected || t.lower == t.stem) && action_verb) {
                 return false;
             }
         }
@@ -1081,7 +1084,7 @@ impl Run<'_> {
                 bindings: Vec::new(),
             });
             self.understood.push(format!("trigger {}", o.op()));
-            for e in o.provides.clone() {
+            for e in o.provides.iter().skip(1).chain(o.provides.first()).cloned() {
                 self.records.push(Rec {
                     conn: o.conn,
                     entity: e,
@@ -1255,6 +1258,29 @@ impl Run<'_> {
             return None;
         }
         // Candidate operations and their verb scores.
+        let modifier = |n: &(usize, usize, usize, String)| {
+            self.toks.get(n.1).is_some_and(|t| {
+                t.lower == "'s"
+                    || t.is_word()
+                        && !is_function_word(&t.lower)
+                        && !is_determiner(&t.lower)
+                        && !t.lower.ends_with("ed")
+                        && !t.lower.ends_with("ing")
+                        && !self.is_imperative(n.1, b)
+            })
+        };
+        let head_pos = nouns
+            .iter()
+            .filter(|n| !modifier(n))
+            .map(|n| n.0)
+            .min()
+            .or_else(|| {
+                nouns
+                    .iter()
+                    .filter(|n| self.toks.get(n.1).is_some_and(|t| t.lower == "'s"))
+                    .map(|n| n.0)
+                    .min()
+            });
         let mut cands: BTreeMap<usize, f64> = BTreeMap::new();
         if let Some(uses) = self.lex.verb_index.get(&t.stem) {
             for &(oi, pi) in uses {
@@ -1318,22 +1344,25 @@ impl Run<'_> {
             return None;
         }
         let decisive = self.lex.decisive.contains(&t.stem);
-        let mut scored: Vec<(usize, f64, bool)> = Vec::new();
+        let mut scored: Vec<(usize, f64, bool, Option<usize>)> = Vec::new();
         for (&oi, &vs) in &cands {
             let o = &self.lex.ops[oi];
             let mut s = vs;
             let ent = nouns
                 .iter()
                 .any(|(_, _, c, e)| *c == o.conn && *e == o.entity);
-            let first_pos = nouns.iter().map(|n| n.0).min();
+            let first_pos = head_pos;
             let ent_head = nouns.iter().any(|(p, _, c, e)| {
                 *c == o.conn
                     && *e == o.entity
                     && (Some(*p) == first_pos
                         || subject.is_some_and(|(sa, sb)| *p >= sa && *p < sb))
             });
-            let pron_match =
-                pronoun.is_some() && last_rec.as_ref().is_some_and(|r| r.entity == o.entity);
+            let pron_match = pronoun.is_some()
+                && self
+                    .records
+                    .iter()
+                    .any(|r| r.entity == o.entity && r.conn == o.conn);
             let typed_cue = o.params.iter().any(|p| {
                 matches!(p.value_type, ValueType::Url | ValueType::Channel | ValueType::Email | ValueType::Phone)
                     || p.patterns.iter().any(|pat| pat.len() == 1 && matches!(pat[0], PatPart::Slot(SlotKind::Url | SlotKind::Phone | SlotKind::Email | SlotKind::Channel, _)))
@@ -1345,6 +1374,32 @@ impl Run<'_> {
                     && e.phrase[0] == t.stem
             });
             let mut has_entity = ent;
+            let primary = nouns.iter().any(|(p, _, c, e)| {
+                *c == o.conn
+                    && *e == o.entity
+                    && Some(*p) == head_pos
+                    && self.toks[*p].stem == text::stem(&o.entity)
+            });
+            if primary {
+                // "ticket" is Zendesk's own word; Jira's tickets are issues.
+                s += 0.5;
+            }
+            let named_here = named.iter().any(|(_, c)| *c == o.conn);
+            let evidence = ent
+                || pron_match
+                || verb_is_noun
+                || typed_cue
+                || decisive
+                || named_here
+                || o.effect == Effect::Control
+                || match o.recipient {
+                    Recipient::Person => has_person,
+                    Recipient::Channel => has_channel,
+                    Recipient::None => false,
+                };
+            if !evidence && !vague {
+                continue;
+            }
             if ent_head {
                 s += 3.0;
             } else if ent {
@@ -1421,10 +1476,14 @@ impl Run<'_> {
                 s += 0.5;
             }
             s -= oi as f64 * 1e-4;
-            scored.push((oi, s, has_entity));
+            let noun_at = nouns
+                .iter()
+                .find(|(_, _, c, e)| *c == o.conn && *e == o.entity)
+                .map(|n| n.0);
+            scored.push((oi, s, has_entity, noun_at));
         }
         scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
-        let (best, score, has_entity) = *scored.first()?;
+        let (best, score, has_entity, best_noun) = *scored.first()?;
         let o = &self.lex.ops[best];
         if score < 3.9 && !(vague && score >= 2.9) {
             return None;
@@ -1436,11 +1495,15 @@ impl Run<'_> {
         let rivals: Vec<&str> = scored
             .iter()
             .skip(1)
-            .filter(|(oi, s, he)| {
+            .filter(|(oi, s, _, noun)| {
                 let r = &self.lex.ops[*oi];
-                score - s < 1.0 && r.conn != o.conn && r.action == o.action && *he
+                score - s < 1.0
+                    && r.conn != o.conn
+                    && r.action == o.action
+                    && noun.is_some()
+                    && *noun == best_noun
             })
-            .map(|(oi, _, _)| self.lex.ops[*oi].connector.as_str())
+            .map(|(oi, _, _, _)| self.lex.ops[*oi].connector.as_str())
             .collect();
         if o.connector == "core" {
             conf = 0.93;
@@ -1498,8 +1561,19 @@ impl Run<'_> {
             .find(|(_, _, c, e)| *c == o.conn && *e == o.entity)
             .map(|(_, _, c, e)| (*c, e.clone()))
             .or_else(|| Some((o.conn, o.entity.clone())));
-        let pronoun_rec = if pronoun.is_some() { last_rec } else { None };
+        let pronoun_rec = if pronoun.is_some() {
+            self.records
+                .iter()
+                .rev()
+                .find(|r| r.conn == o.conn && r.entity == o.entity)
+                .cloned()
+                .or(last_rec)
+        } else {
+            None
+        };
+        let conn_conf = if conf < 0.6 && !vague { conf } else { 1.0 };
         Some(Bound {
+            conn_conf,
             op: best,
             conf,
             notes,
@@ -1554,7 +1628,7 @@ impl Run<'_> {
         if t.kind == Kind::Quoted {
             return Some((i, i + 1));
         }
-        if !self.value_token(t) {
+        if !self.value_token(t) && !(t.cap && t.is_word() && i > 0) {
             return None;
         }
         let mut j = i + 1;
@@ -1959,7 +2033,49 @@ impl Run<'_> {
         out
     }
 
+    /// The record whose owner a message goes to: the one named before
+    /// "owner" ("the lead owner"), else the latest record of `conn` that
+    /// can be looked up (not a task or a note).
+    fn owner_record(&self, a: usize, b: usize, conn: usize) -> Option<Rec> {
+        let nouns = self.nouns(a, b);
+        if let Some(pos) = nouns.iter().find(|n| n.3 == "owner").map(|n| n.0) {
+            for n in nouns
+                .iter()
+                .filter(|n| n.1 <= pos && n.2 == conn && n.3 != "owner")
+            {
+                if let Some(r) = self.record_source(conn, &n.3) {
+                    return Some(r);
+                }
+            }
+        }
+        self.records
+            .iter()
+            .rev()
+            .find(|r| {
+                r.conn == conn
+                    && (r.step == 0 || self.lex.find_op(conn, &r.entity, "find").is_some())
+            })
+            .cloned()
+    }
+
     fn key_stated(&self, v: usize, b: usize) -> bool {
+        // "the overdue rows", "their open ticket": a criterion before the noun.
+        let nouns = self.nouns(v + 1, b);
+        if let Some(head) = nouns.first() {
+            let modifier = (v + 1..head.0).any(|i| {
+                let t = &self.toks[i];
+                t.is_word()
+                    && !is_determiner(&t.lower)
+                    && !is_function_word(&t.lower)
+                    && !grammar::VAGUE_QUALIFIERS.contains(&t.lower.as_str())
+                    && self.named(i, i + 1).is_empty()
+                    && self.nouns(i, i + 1).is_empty()
+                    && !t.cap
+            });
+            if modifier {
+                return true;
+            }
+        }
         (v + 1..b).any(|i| {
             let t = &self.toks[i];
             if matches!(t.kind, Kind::Email | Kind::Phone) {
@@ -2333,7 +2449,7 @@ impl Run<'_> {
                             op: find,
                             params: lparams,
                             deps,
-                            conf: lconf.min(if bound.conf < 0.6 { bound.conf } else { 1.0 }),
+                            conf: lconf.min(bound.conn_conf),
                             notes: lnotes,
                             span,
                             matched: what,
@@ -2352,9 +2468,20 @@ impl Run<'_> {
             }
         } else if let Some(r) = bound.pronoun_rec.clone() {
             // "cancel their subscription", "DM them": uses what was found.
-            if r.step > 0 && self.lex.ops[self.steps[r.step].op].kind == OperationKind::Action {
+            if r.step > 0 && self.lex.ops[self.steps[r.step].op].is_lookup() {
                 data.insert(r.step);
                 bindings.extend(self.derive_bindings(op, r.step, &r.entity));
+            }
+        }
+        // "add a note to the contact": a record of the plan named in the object.
+        for (_, _, nc, ne) in self.nouns(v + 1, c.end) {
+            if nc == o.conn && ne != o.entity {
+                if let Some(r) = self.record_source(nc, &ne) {
+                    if r.step > 0 {
+                        data.insert(r.step);
+                        bindings.extend(self.derive_bindings(op, r.step, &ne));
+                    }
+                }
             }
         }
         // The recipient of a message.
@@ -2365,7 +2492,7 @@ impl Run<'_> {
                     let oi = match existing {
                         Some(i) => i,
                         None => {
-                            let src = self.records.iter().rev().find(|r| r.conn == oconn).cloned();
+                            let src = self.owner_record(v + 1, c.end, oconn);
                             let mut deps = first_flow.take().unwrap_or_default();
                             if let Some(s) = &src {
                                 deps.insert(s.step);

@@ -158,7 +158,13 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                 j += 1;
             }
             let s = &text[pos..end_of(j)];
-            push(&mut out, Kind::Channel, pos, end_of(j), &s.to_lowercase());
+            // "#1042" is a number (an order's), not a channel.
+            let kind = if s[1..].chars().all(|c| c.is_ascii_digit()) {
+                Kind::Slug
+            } else {
+                Kind::Channel
+            };
+            push(&mut out, kind, pos, end_of(j), &s.to_lowercase());
             i = j;
             continue;
         }
