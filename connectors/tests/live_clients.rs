@@ -1892,6 +1892,43 @@ async fn http_hosts_outside_the_allow_list_are_refused() {
     assert!(fake.requests().is_empty());
 }
 
+/// Under the default policy a name is checked after DNS too: the machine's
+/// own host name (which resolves to a local or private address on any
+/// ordinary machine) is refused before anything is sent.
+#[tokio::test]
+async fn http_default_policy_refuses_names_that_resolve_to_private_addresses() {
+    let Ok(hostname) = std::fs::read_to_string("/etc/hostname") else {
+        return;
+    };
+    let hostname = hostname.trim().to_string();
+    let resolved: Vec<std::net::SocketAddr> =
+        match tokio::net::lookup_host((hostname.as_str(), 0)).await {
+            Ok(addrs) => addrs.collect(),
+            Err(_) => return,
+        };
+    let all_private = !resolved.is_empty()
+        && resolved.iter().all(|a| match a.ip() {
+            std::net::IpAddr::V4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local(),
+            std::net::IpAddr::V6(ip) => ip.is_loopback() || (ip.segments()[0] & 0xfe00) == 0xfc00,
+        });
+    if hostname.is_empty() || hostname.contains("localhost") || !all_private {
+        return;
+    }
+    let fake = serve_fake("", |_| json_reply(200, json!({}))).await;
+    let e = HttpClient::new(&HttpConfig::default())
+        .unwrap()
+        .execute(
+            "request.get",
+            json!({"url": format!("http://{hostname}:{}/x", fake.addr.port())}),
+            &live_ctx(),
+        )
+        .await
+        .unwrap_err();
+    assert_error(&e, ConnectorErrorKind::RuleViolation, "host_not_allowed");
+    assert!(e.message().contains(&hostname), "{e}");
+    assert!(fake.requests().is_empty());
+}
+
 #[tokio::test]
 async fn http_redirects_are_followed_only_to_allowed_hosts() {
     let fake = serve_fake("", |r| match r.path.as_str() {

@@ -319,10 +319,12 @@ impl<'de> Deserialize<'de> for HostPattern {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Hosts it may call. `None` (the default): any host except
-    /// `localhost`, `*.localhost` and loopback, private, link-local and
-    /// unspecified IP literals. `Some(list)`: exactly the hosts the list
-    /// matches (`["*"]` allows every host, private ones included).
+    /// Hosts it may call. `None` (the default): any public host; names
+    /// `localhost` / `*.localhost`, loopback, private, link-local and
+    /// unspecified IP literals are refused, and so is a name whose DNS
+    /// answer holds only such addresses (private ones are dropped from any
+    /// answer). `Some(list)`: exactly the hosts the list matches, wherever
+    /// they resolve (`["*"]` allows every host, private ones included).
     /// Redirects are followed only to allowed hosts.
     #[serde(default)]
     pub allow: Option<Vec<HostPattern>>,
@@ -378,8 +380,15 @@ fn is_internal_host(host: &str) -> bool {
     if h == "localhost" || h.ends_with(".localhost") {
         return true;
     }
-    match h.parse::<IpAddr>() {
-        Ok(IpAddr::V4(ip)) => {
+    h.parse::<IpAddr>().is_ok_and(is_internal_ip)
+}
+
+/// Whether `ip` is loopback, private, link-local, unspecified, broadcast,
+/// carrier-grade NAT or unique-local (an address the default `http`
+/// policy never calls).
+pub(crate) fn is_internal_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => {
             ip.is_loopback()
                 || ip.is_private()
                 || ip.is_link_local()
@@ -388,9 +397,9 @@ fn is_internal_host(host: &str) -> bool {
                 // 100.64.0.0/10, carrier-grade NAT
                 || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
         }
-        Ok(IpAddr::V6(ip)) => {
+        IpAddr::V6(ip) => {
             if let Some(v4) = ip.to_ipv4_mapped() {
-                return is_internal_host(&v4.to_string());
+                return is_internal_ip(IpAddr::V4(v4));
             }
             let first = ip.segments()[0];
             ip.is_loopback()
@@ -398,7 +407,6 @@ fn is_internal_host(host: &str) -> bool {
                 || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (first & 0xffc0) == 0xfe80 // link local fe80::/10
         }
-        Err(_) => false,
     }
 }
 

@@ -15,6 +15,8 @@
 //! request and at every redirect.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use nexwatt_engine::connector::{Connector, ConnectorError, ConnectorManifest, ExecutionContext};
@@ -23,10 +25,11 @@ use reqwest::{Method, Url};
 use serde_json::{json, Map, Value};
 use tracing::Instrument;
 
-use super::config::HttpConfig;
+use super::config::{is_internal_ip, HttpConfig};
 use super::input::{scalar_text, Input};
 use super::transport::{
-    call_span, check_operation, log_outcome, not_supported_live, status_error, Transport,
+    call_span, check_operation, log_outcome, not_supported_live, status_error, BlockedAddress,
+    Transport,
 };
 use super::{catalog_manifest, LiveError};
 
@@ -86,10 +89,24 @@ impl HttpClient {
                 attempt.error(format!("redirect to {host}, which is not an allowed host"))
             }
         });
+        let public_only = config.allow.is_none();
+        let transport = Transport::with_builder(
+            SERVICE,
+            None,
+            policy,
+            config.max_response_bytes,
+            |builder| {
+                if public_only {
+                    builder.dns_resolver(Arc::new(PublicOnlyResolver))
+                } else {
+                    builder
+                }
+            },
+        )?;
         Ok(Self {
             manifest: catalog_manifest("http")?,
             config: config.clone(),
-            transport: Transport::new(SERVICE, None, policy, config.max_response_bytes)?,
+            transport,
         })
     }
 
@@ -220,6 +237,39 @@ impl HttpClient {
     }
 }
 
+/// The DNS resolver of the default policy: the system's answer without
+/// local and private addresses, so a public-looking name cannot lead the
+/// connector into the host's own network.
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let answer: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public = public_addresses(&host, answer)?;
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The public addresses of a DNS answer for `host`, or [`BlockedAddress`]
+/// when it has none.
+fn public_addresses(
+    host: &str,
+    answer: Vec<SocketAddr>,
+) -> Result<Vec<SocketAddr>, BlockedAddress> {
+    let public: Vec<SocketAddr> = answer
+        .into_iter()
+        .filter(|a| !is_internal_ip(a.ip()))
+        .collect();
+    if public.is_empty() {
+        return Err(BlockedAddress(host.to_string()));
+    }
+    Ok(public)
+}
+
 /// The JSON body of a POST: `body` / `json` / `data`, else the input
 /// without the request fields.
 fn post_body(input: &Input<'_>) -> Value {
@@ -264,5 +314,33 @@ impl Connector for HttpClient {
         }
         .instrument(span)
         .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_answers_are_dropped_and_all_private_is_refused() {
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let mixed = vec![a("10.0.0.5:0"), a("93.184.216.34:0"), a("[::1]:0")];
+        assert_eq!(
+            public_addresses("x.example", mixed).unwrap(),
+            vec![a("93.184.216.34:0")]
+        );
+        for private in [
+            "127.0.0.1:0",
+            "192.168.1.9:0",
+            "169.254.169.254:0",
+            "[fd00::1]:0",
+            "[::ffff:10.1.1.1]:0",
+            "100.64.0.1:0",
+        ] {
+            let e = public_addresses("internal.example", vec![a(private)]).unwrap_err();
+            assert!(e.to_string().contains("internal.example"), "{e}");
+        }
+        assert!(public_addresses("none.example", vec![]).is_err());
     }
 }

@@ -137,11 +137,24 @@ impl Transport {
         redirect: reqwest::redirect::Policy,
         max_body: usize,
     ) -> Result<Self, LiveError> {
-        let client = reqwest::Client::builder()
+        Self::with_builder(service, token, redirect, max_body, |b| b)
+    }
+
+    /// Like [`new`](Self::new), with a last say on the client builder (a
+    /// DNS resolver).
+    pub fn with_builder(
+        service: &'static str,
+        token: Option<Secret>,
+        redirect: reqwest::redirect::Policy,
+        max_body: usize,
+        customize: impl FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Result<Self, LiveError> {
+        let builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(CONNECT_TIMEOUT)
             .redirect(redirect)
-            .user_agent(USER_AGENT)
+            .user_agent(USER_AGENT);
+        let client = customize(builder)
             .build()
             .map_err(|e| LiveError::HttpClient {
                 service,
@@ -263,6 +276,16 @@ impl Transport {
         }
         let detail = self.redact(&truncate(&detail), extra);
         let service = self.service;
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        while let Some(s) = source {
+            if let Some(blocked) = s.downcast_ref::<BlockedAddress>() {
+                return ConnectorError::rule_violation(
+                    "host_not_allowed",
+                    format!("{blocked} (see NEXWATT_HTTP_ALLOW)"),
+                );
+            }
+            source = s.source();
+        }
         if e.is_redirect() {
             return ConnectorError::permanent(
                 "redirect_refused",
@@ -286,6 +309,23 @@ impl Transport {
         )
     }
 }
+
+/// A DNS answer the `http` connector's default policy refuses: the name
+/// resolves only to loopback or private addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BlockedAddress(pub String);
+
+impl std::fmt::Display for BlockedAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} resolves only to local or private addresses, which the http connector does not call by default",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BlockedAddress {}
 
 /// The uniform classification of an HTTP error status: 429 → retryable
 /// `rate_limited` with the delay; 401/403 → permanent `unauthorized`;
