@@ -454,7 +454,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("NEXWATT_QBO_REALM_ID", "QuickBooks Online company (realm) id; required with NEXWATT_QBO_TOKEN"),
     ("NEXWATT_QBO_BASE_URL", "QuickBooks Online API base URL (default https://quickbooks.api.intuit.com)"),
     ("NEXWATT_QBO_MINOR_VERSION", "QuickBooks Online minorversion (default 75)"),
-    ("NEXWATT_HTTP_ALLOW", "comma-separated hosts the http connector may call (`*`, `host`, `*.domain`, optional `:port`); unset: any public host"),
+    ("NEXWATT_HTTP_ALLOW", "comma-separated hosts the http connector may call (`*`, `host`, `*.domain`, optional `:port`); unset: any public host, never local or private addresses"),
     ("NEXWATT_HTTP_MAX_RESPONSE_BYTES", "largest response body the http connector reads (default 10485760)"),
 ];
 

@@ -34,7 +34,7 @@
 //! | `NEXWATT_QBO_REALM_ID` | the company's realm id (required with the token) |
 //! | `NEXWATT_QBO_BASE_URL` | default `https://quickbooks.api.intuit.com` |
 //! | `NEXWATT_QBO_MINOR_VERSION` | default `75` |
-//! | `NEXWATT_HTTP_ALLOW` | hosts the `http` connector may call, comma-separated (`*`, `api.example.com`, `*.example.com`, `host:8080`); unset: any host but localhost and private IP literals |
+//! | `NEXWATT_HTTP_ALLOW` | hosts the `http` connector may call, comma-separated (`*`, `api.example.com`, `*.example.com`, `host:8080`); unset: any public host (localhost, private IP literals and names that resolve only to local or private addresses are refused) |
 //! | `NEXWATT_HTTP_MAX_RESPONSE_BYTES` | default 10 MiB |
 //!
 //! ```no_run
