@@ -634,7 +634,13 @@ impl Run<'_> {
     fn plan(&mut self) -> Result<Plan, PlanError> {
         self.split();
         for c in self.clauses.iter() {
-            let named = self.named(c.start, c.end);
+            // The verb itself ("email the customer") names no connector.
+            let from = if self.is_imperative(c.body, c.end) {
+                c.body + 1
+            } else {
+                c.start
+            };
+            let named = self.named(from, c.end);
             self.named_in_desc.extend(named.iter().map(|(_, c)| *c));
         }
         let operative = self.operative_sentences();
@@ -1111,6 +1117,49 @@ impl Run<'_> {
             }
             return;
         }
+        // "Log every new Shopify order …": the event inside an action.
+        for c in clauses.iter() {
+            if !operative.contains(&c.sentence) || c.negated {
+                continue;
+            }
+            let at = (c.body..c.end.saturating_sub(1)).find(|&i| {
+                matches!(
+                    self.toks[i].lower.as_str(),
+                    "every" | "each" | "all" | "any"
+                ) && self.toks[i + 1].lower == "new"
+            });
+            if let Some(i) = at {
+                let end = (i + 2..c.end)
+                    .find(|&k| {
+                        self.toks[k].is_word()
+                            && matches!(self.toks[k].lower.as_str(), "to" | "into" | "on" | "as")
+                    })
+                    .unwrap_or(c.end);
+                if let Some((op, _, conf)) = self.match_trigger(i + 1, end) {
+                    let o = &self.lex.ops[op];
+                    let (params, _) = self.params_for(op, i + 1, end);
+                    self.steps.push(Draft {
+                        op,
+                        params,
+                        deps: BTreeSet::new(),
+                        conf,
+                        notes: vec!["event read from 'every new …'".to_string()],
+                        span: (self.toks[i].start, self.toks[end - 1].end),
+                        matched: self.snippet(i, end),
+                        bindings: Vec::new(),
+                    });
+                    self.understood.push(format!("trigger {}", o.op()));
+                    for e in o.provides.iter().skip(1).chain(o.provides.first()).cloned() {
+                        self.records.push(Rec {
+                            conn: o.conn,
+                            entity: e,
+                            step: 0,
+                        });
+                    }
+                    return;
+                }
+            }
+        }
         // A schedule.
         for c in clauses.iter() {
             if !operative.contains(&c.sentence) || c.negated {
@@ -1393,7 +1442,14 @@ impl Run<'_> {
                 || named_here
                 || o.effect == Effect::Control
                 || match o.recipient {
-                    Recipient::Person => has_person,
+                    Recipient::Person => {
+                        has_person
+                            && (t.stem != "send"
+                                || (oa..ob).any(|i| {
+                                    grammar::MESSAGE_WORDS.contains(&self.toks[i].stem.as_str())
+                                        || matches!(self.toks[i].kind, Kind::Email | Kind::Phone)
+                                }))
+                    }
                     Recipient::Channel => has_channel,
                     Recipient::None => false,
                 };
@@ -1548,6 +1604,25 @@ impl Run<'_> {
         if !has_entity && o.recipient == Recipient::None && o.connector != "core" && !decisive {
             conf = conf.min(0.7);
         }
+        if o.recipient == Recipient::Person && !has_entity && !clause_named {
+            // "send the customer a confirmation": by Slack, email or text?
+            let media: BTreeSet<&str> = scored
+                .iter()
+                .filter(|(oi, s, _, _)| {
+                    let r = &self.lex.ops[*oi];
+                    r.recipient == Recipient::Person && score - s < 1.0
+                })
+                .map(|(oi, _, _, _)| self.lex.ops[*oi].connector.as_str())
+                .collect();
+            if media.len() > 1 && !self.named_in_desc.contains(&o.conn) {
+                conf = conf.min(0.55);
+                notes.push(format!(
+                    "how to reach them is not stated ({}); chose {} (first in the catalog)",
+                    media.iter().copied().collect::<Vec<_>>().join(", "),
+                    o.connector
+                ));
+            }
+        }
         if vague {
             conf = conf.min(UNSURE);
             notes.push(format!(
@@ -1628,7 +1703,7 @@ impl Run<'_> {
         if t.kind == Kind::Quoted {
             return Some((i, i + 1));
         }
-        if !self.value_token(t) && !(t.cap && t.is_word() && i > 0) {
+        if !(self.value_token(t) || t.cap && t.is_word() && i > 0) {
             return None;
         }
         let mut j = i + 1;

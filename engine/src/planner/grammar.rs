@@ -301,6 +301,52 @@ pub(crate) const PERSON_WORDS: &[&str] = &[
     "admin",
 ];
 
+/// Kinds of message a person is sent ("send them a reminder"), as stems.
+pub(crate) const MESSAGE_WORDS: &[&str] = &[
+    "messag",
+    "email",
+    "text",
+    "sms",
+    "dm",
+    "not",
+    "remind",
+    "reminder",
+    "confirmation",
+    "receipt",
+    "survey",
+    "invitation",
+    "invit",
+    "welcom",
+    "thank",
+    "thank-you",
+    "updat",
+    "alert",
+    "notic",
+    "notification",
+    "summary",
+    "report",
+    "link",
+    "quot",
+    "invoic",
+    "greeting",
+    "followup",
+    "follow",
+    "apology",
+    "letter",
+    "newsletter",
+    "guid",
+    "copy",
+    "list",
+    "detail",
+    "warning",
+    "offer",
+    "coupon",
+    "code",
+    "password",
+    "ping",
+    "heads",
+];
+
 /// Words that stand for a group channel.
 pub(crate) const CHANNEL_WORDS: &[&str] = &["channel", "team", "group", "room", "everyone"];
 
