@@ -668,6 +668,12 @@ fn hs_object(id: &str, props: Value) -> Value {
            "updatedAt": "2026-01-03T10:00:00.000Z", "archived": false})
 }
 
+fn deal_77() -> Value {
+    json!({"dealname": "Acme renewal", "amount": "5000", "dealstage": "contractsent",
+           "pipeline": "default", "hubspot_owner_id": "123", "deal_currency_code": "USD",
+           "closedate": "2026-12-15T00:00:00Z"})
+}
+
 fn hubspot_ok(r: &Recorded) -> Reply {
     let body = r.json();
     match (r.method.as_str(), r.path.as_str()) {
@@ -680,10 +686,7 @@ fn hubspot_ok(r: &Recorded) -> Reply {
         ),
         ("POST", "/crm/v3/objects/deals/search") => json_reply(
             200,
-            json!({"total": 1, "results": [hs_object("77", json!({
-                "dealname": "Acme renewal", "amount": "5000", "dealstage": "contractsent",
-                "pipeline": "default", "hubspot_owner_id": "123", "deal_currency_code": "USD",
-                "closedate": "2026-12-15T00:00:00Z"}))]}),
+            json!({"total": 1, "results": [hs_object("77", deal_77())]}),
         ),
         ("POST", "/crm/v3/objects/contacts") => {
             json_reply(201, hs_object("52", body["properties"].clone()))
@@ -701,13 +704,20 @@ fn hubspot_ok(r: &Recorded) -> Reply {
                    "lastName": "Brooks", "userId": 9001, "archived": false,
                    "teams": [{"id": "1", "name": "Sales", "primary": true}]}),
         ),
-        ("GET", "/crm/v3/objects/deals/77") => json_reply(
-            200,
-            hs_object(
-                "77",
-                json!({"dealname": "Acme renewal", "amount": "5000.5", "dealstage": "closedwon"}),
-            ),
-        ),
+        ("GET", "/crm/v3/objects/deals/77") => {
+            let mut deal = hs_object("77", deal_77());
+            deal["associations"] = json!({
+                "companies": {"results": [{"id": "9", "type": "deal_to_company"}]},
+                "contacts": {"results": [{"id": "51", "type": "deal_to_contact"}]}
+            });
+            json_reply(200, deal)
+        }
+        ("GET", "/crm/v3/objects/companies/9") => {
+            json_reply(200, hs_object("9", json!({"name": "Acme Corp"})))
+        }
+        ("GET", "/crm/v3/objects/contacts/51") => {
+            json_reply(200, hs_object("51", json!({"email": "ada@example.com"})))
+        }
         ("POST", "/crm/v3/objects/tasks") => {
             json_reply(201, hs_object("901", body["properties"].clone()))
         }
@@ -806,9 +816,21 @@ async fn hubspot_deal_find_by_contact_email_uses_associations() {
         .await
         .unwrap();
     let reqs = fake.requests();
-    assert_eq!(reqs.len(), 2);
-    assert_eq!(reqs[0].path, "/crm/v3/objects/contacts/search");
-    assert_eq!(reqs[1].path, "/crm/v3/objects/deals/search");
+    let paths: Vec<_> = reqs.iter().map(|r| r.path.as_str()).collect();
+    // The contact by email, its deals, then the first deal with its
+    // associations, and the associated company's name and contact's email.
+    assert_eq!(
+        paths,
+        [
+            "/crm/v3/objects/contacts/search",
+            "/crm/v3/objects/deals/search",
+            "/crm/v3/objects/deals/77",
+            "/crm/v3/objects/companies/9",
+            "/crm/v3/objects/contacts/51"
+        ]
+    );
+    assert_eq!(reqs[2].q("associations"), Some("companies,contacts"));
+    assert_eq!(reqs[3].q("properties"), Some("name"));
     assert_eq!(
         reqs[1].json()["filterGroups"][0]["filters"][0],
         json!({"propertyName": "associations.contact", "operator": "EQ", "value": "51"})
@@ -821,6 +843,8 @@ async fn hubspot_deal_find_by_contact_email_uses_associations() {
     assert_eq!(out["deal"]["amount"], 5000.0);
     assert_eq!(out["deal"]["currency"], "USD");
     assert_eq!(out["deal"]["close_date"], "2026-12-15");
+    assert_eq!(out["deal"]["company"], "Acme Corp");
+    assert_eq!(out["deal"]["contact_email"], "ada@example.com");
 }
 
 #[tokio::test]
@@ -831,8 +855,9 @@ async fn hubspot_deal_find_by_id_or_company() {
         .execute("deal.find", json!({"deal_id": 77}), &live_ctx())
         .await
         .unwrap();
-    assert_eq!(out["deal"]["amount"], 5000.5);
-    assert_eq!(out["deal"]["stage"], "Closed Won");
+    assert_eq!(out["deal"]["amount"], 5000.0);
+    assert_eq!(out["deal"]["stage"], "Contract Sent");
+    assert_eq!(out["deal"]["company"], "Acme Corp");
     client
         .execute("deal.find", json!({"company": "Acme"}), &live_ctx())
         .await
@@ -843,7 +868,31 @@ async fn hubspot_deal_find_by_id_or_company() {
         ("GET", "/crm/v3/objects/deals/77")
     );
     assert!(reqs[0].q("properties").unwrap().contains("dealstage"));
-    assert_eq!(reqs[1].json()["query"], "Acme");
+    let search = reqs
+        .iter()
+        .find(|r| r.path == "/crm/v3/objects/deals/search")
+        .unwrap();
+    assert_eq!(search.json()["query"], "Acme");
+}
+
+#[tokio::test]
+async fn hubspot_deal_parties_are_best_effort() {
+    // A token without the companies scope: the deal is still found.
+    let fake = serve_fake("", |r| {
+        if r.path.starts_with("/crm/v3/objects/companies/") {
+            json_reply(403, json!({"status": "error", "message": "missing scopes", "category": "MISSING_SCOPES"}))
+        } else {
+            hubspot_ok(r)
+        }
+    })
+    .await;
+    let out = hubspot(&fake)
+        .execute("deal.find", json!({"deal_id": "77"}), &live_ctx())
+        .await
+        .unwrap();
+    assert_eq!(out["deal"]["id"], "77");
+    assert_eq!(out["deal"]["company"], Value::Null);
+    assert_eq!(out["deal"]["contact_email"], "ada@example.com");
 }
 
 #[tokio::test]
@@ -931,7 +980,7 @@ async fn hubspot_deal_create_and_update() {
     let updated = client
         .execute(
             "deal.update",
-            json!({"deal": {"id": "77"}, "stage": "Contract Sent"}),
+            json!({"deal": {"id": "77"}, "stage": "Closed Won"}),
             &live_ctx(),
         )
         .await
@@ -966,12 +1015,14 @@ async fn hubspot_deal_create_and_update() {
     );
     assert_eq!(
         reqs[3].json(),
-        json!({"properties": {"dealstage": "contractsent"}})
+        json!({"properties": {"dealstage": "closedwon"}})
     );
     assert_catalog_shape("hubspot", "deal.update", &updated);
-    assert_eq!(updated["previous_stage"], "Closed Won");
+    assert_eq!(updated["previous_stage"], "Contract Sent");
     assert_eq!(updated["changed"], json!(["stage"]));
-    assert_eq!(updated["deal"]["stage"], "Contract Sent");
+    assert_eq!(updated["deal"]["stage"], "Closed Won");
+    assert_eq!(updated["deal"]["company"], "Acme Corp");
+    assert_eq!(updated["deal"]["contact_email"], "ada@example.com");
 }
 
 #[tokio::test]

@@ -5,9 +5,9 @@
 //! | `contact.find` | `GET /crm/v3/objects/contacts/{id}`, or `POST /crm/v3/objects/contacts/search` (by `email`, `name`, `company`, `filters`, `query`) |
 //! | `contact.create` | `POST /crm/v3/objects/contacts` (lifecycle stage `lead` unless given) |
 //! | `contact.update` | `PATCH /crm/v3/objects/contacts/{id}` (or `{email}?idProperty=email`) |
-//! | `deal.find` | `GET /crm/v3/objects/deals/{id}`, or `POST /crm/v3/objects/deals/search` (by `name`, `stage`, associated `contact_id` / `company_id`, a contact's `email`, `company` as text, `filters`, `query`) |
+//! | `deal.find` | `GET /crm/v3/objects/deals/{id}?associations=companies,contacts`, or `POST /crm/v3/objects/deals/search` (by `name`, `stage`, associated `contact_id` / `company_id`, a contact's `email`, `company` as text, `filters`, `query`) then that GET; the first associated company's name and contact's email fill `company` and `contact_email` |
 //! | `deal.create` | `POST /crm/v3/objects/deals` (with contact / company associations; `contact_email` is looked up) |
-//! | `deal.update` | `GET` then `PATCH /crm/v3/objects/deals/{id}` (the GET gives `previous_stage`) |
+//! | `deal.update` | `GET` then `PATCH /crm/v3/objects/deals/{id}` (the GET gives `previous_stage`, company and contact) |
 //! | `owner.get` | `GET /crm/v3/owners/{id}`, or `GET /crm/v3/owners?email=…` |
 //! | `task.create` | `POST /crm/v3/objects/tasks` with associations |
 //! | `note.create` | `POST /crm/v3/objects/notes` with associations |
@@ -218,9 +218,54 @@ impl HubSpotClient {
         ctx: &ExecutionContext,
     ) -> Result<Value, ConnectorError> {
         let path = format!("/crm/v3/objects/{}/{}", object.path(), path_segment(id)?);
-        let props = object.properties().join(",");
-        self.call(Method::GET, &path, &[("properties", props)], None, ctx)
-            .await
+        let mut query = vec![("properties", object.properties().join(","))];
+        if object == Object::Deal {
+            query.push(("associations", "companies,contacts".to_string()));
+        }
+        self.call(Method::GET, &path, &query, None, ctx).await
+    }
+
+    /// A deal record with its `company` (name) and `contact_email` filled
+    /// from the first associated company and contact of `raw` (a deal read
+    /// with its associations). These lookups only add detail: if one
+    /// fails, the field stays null and the failure is logged.
+    async fn deal_with_parties(&self, raw: &Value, ctx: &ExecutionContext) -> Value {
+        let mut deal = Object::Deal.record(raw);
+        let first = |kind: &str| {
+            raw.pointer(&format!("/associations/{kind}/results/0/id"))
+                .and_then(scalar_text)
+        };
+        let lookups = [
+            (first("companies"), "companies", "name", "company"),
+            (first("contacts"), "contacts", "email", "contact_email"),
+        ];
+        for (id, path, property, field) in lookups {
+            let Some(id) = id else { continue };
+            let Ok(segment) = path_segment(&id) else {
+                continue;
+            };
+            let found = self
+                .call(
+                    Method::GET,
+                    &format!("/crm/v3/objects/{path}/{segment}"),
+                    &[("properties", property.to_string())],
+                    None,
+                    ctx,
+                )
+                .await;
+            match found {
+                Ok(record) => {
+                    if let Some(v) = record
+                        .pointer(&format!("/properties/{property}"))
+                        .filter(|v| !v.is_null())
+                    {
+                        deal[field] = v.clone();
+                    }
+                }
+                Err(e) => tracing::warn!(code = e.code(), error = %e, "deal's {field} not read"),
+            }
+        }
+        deal
     }
 
     /// Searches `object`; the raw matches, most recently modified first.
@@ -288,7 +333,11 @@ impl HubSpotClient {
         let id_key = format!("{noun}_id");
         if let Some(id) = input.id(&[id_key.as_str(), "hs_object_id"], &[noun]) {
             let raw = self.get_object(object, &id, ctx).await?;
-            return Ok(json!({ "match_count": 1, noun: object.record(&raw) }));
+            let record = match object {
+                Object::Deal => self.deal_with_parties(&raw, ctx).await,
+                Object::Contact => object.record(&raw),
+            };
+            return Ok(json!({ "match_count": 1, noun: record }));
         }
         let limit = input.integer(&["limit"])?.unwrap_or(10).clamp(1, 100);
         let mut filters = Vec::new();
@@ -368,10 +417,18 @@ impl HubSpotClient {
         }
         let results = self.search(object, filters, query, limit, ctx).await?;
         match results.first() {
-            Some(first) => Ok(json!({
-                "match_count": results.len(),
-                noun: object.record(first),
-            })),
+            Some(first) => {
+                let record = match (object, first.get("id").and_then(scalar_text)) {
+                    // Search answers carry no associations: read the deal
+                    // with them for its company and contact.
+                    (Object::Deal, Some(id)) => {
+                        let raw = self.get_object(object, &id, ctx).await?;
+                        self.deal_with_parties(&raw, ctx).await
+                    }
+                    _ => object.record(first),
+                };
+                Ok(json!({ "match_count": results.len(), noun: record }))
+            }
             None => Err(ConnectorError::permanent(
                 "not_found",
                 format!("HubSpot has no {noun} matching {}", described.join(", ")),
@@ -486,16 +543,8 @@ impl HubSpotClient {
             return Err(input.missing(&["property", "properties"]));
         }
         let path = format!("/crm/v3/objects/{}/{}", object.path(), segment);
-        let previous_stage = match object {
-            Object::Deal => {
-                let before = self.get_object(object, &segment, ctx).await?;
-                Some(stage_label(
-                    before
-                        .pointer("/properties/dealstage")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                ))
-            }
+        let before = match object {
+            Object::Deal => Some(self.get_object(object, &segment, ctx).await?),
             Object::Contact => None,
         };
         let changed: Vec<Value> = properties
@@ -512,8 +561,17 @@ impl HubSpotClient {
             )
             .await?;
         let mut out = json!({ "changed": changed, noun: object.record(&raw) });
-        if let Some(p) = previous_stage {
-            out["previous_stage"] = Value::String(p);
+        if let Some(before) = before {
+            out["previous_stage"] = Value::String(stage_label(
+                before
+                    .pointer("/properties/dealstage")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ));
+            // The parties are the deal's before and after the update.
+            let parties = self.deal_with_parties(&before, ctx).await;
+            out[noun]["company"] = parties["company"].clone();
+            out[noun]["contact_email"] = parties["contact_email"].clone();
         }
         Ok(out)
     }
