@@ -2415,3 +2415,163 @@ async fn logs_never_carry_secrets() {
         assert!(!logged.contains(secret), "a secret was logged:\n{logged}");
     }
 }
+
+// ------------------------------------------------ parity with the sandboxes
+
+/// Every field of `sandbox` (recursively) is in `live`.
+fn assert_has_fields_of(sandbox: &Value, live: &Value, path: &str) {
+    match (sandbox, live) {
+        (Value::Object(s), Value::Object(l)) => {
+            for (k, v) in s {
+                let lv = l.get(k).unwrap_or_else(|| {
+                    panic!("{path}.{k}: the sandbox has it, the live client not ({live})")
+                });
+                assert_has_fields_of(v, lv, &format!("{path}.{k}"));
+            }
+        }
+        (Value::Array(s), Value::Array(l)) => {
+            if let (Some(s0), Some(l0)) = (s.first(), l.first()) {
+                assert_has_fields_of(s0, l0, &format!("{path}[0]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// For every action the live clients map, the live output has every field
+/// the sandbox's output has, so a workflow tested against the sandboxes
+/// finds the same fields when it runs live.
+#[tokio::test]
+async fn live_outputs_have_every_field_of_the_sandbox_outputs() {
+    let sandboxes = nexwatt_connectors::sandbox::Sandboxes::new(11);
+    let slack_fake = serve_fake("/api", slack_ok).await;
+    let hubspot_fake = serve_fake("", hubspot_ok).await;
+    let qbo_fake = serve_fake("", qbo_ok).await;
+    let slack_live: Arc<dyn Connector> = Arc::new(slack(&slack_fake));
+    let hubspot_live: Arc<dyn Connector> = Arc::new(hubspot(&hubspot_fake));
+    let qbo_live: Arc<dyn Connector> = Arc::new(qbo(&qbo_fake));
+    // (connector, operation, sandbox input, live input)
+    let cases: Vec<(&Arc<dyn Connector>, &str, Value, Value)> = vec![
+        (
+            &slack_live,
+            "message.send",
+            json!({"channel": "#finance", "text": "hi"}),
+            json!({"channel": "#finance", "text": "hi"}),
+        ),
+        (
+            &slack_live,
+            "dm.send",
+            json!({"email": "dana.brooks@brightline.io", "text": "hi"}),
+            json!({"email": "dana@example.com", "text": "hi"}),
+        ),
+        (
+            &slack_live,
+            "user.find",
+            json!({"email": "dana.brooks@brightline.io"}),
+            json!({"email": "dana@example.com"}),
+        ),
+        (
+            &hubspot_live,
+            "contact.find",
+            json!({"email": "maya.chen@acmelogistics.com"}),
+            json!({"email": "ada@example.com"}),
+        ),
+        (
+            &hubspot_live,
+            "contact.create",
+            json!({"email": "new.person@example.com", "first_name": "New"}),
+            json!({"email": "new.person@example.com", "first_name": "New"}),
+        ),
+        (
+            &hubspot_live,
+            "contact.update",
+            json!({"contact_id": "501", "property": "lifecycle_stage", "value": "customer"}),
+            json!({"contact_id": "51", "property": "lifecycle_stage", "value": "customer"}),
+        ),
+        (
+            &hubspot_live,
+            "deal.find",
+            json!({"deal_id": "7001"}),
+            json!({"deal_id": "77"}),
+        ),
+        (
+            &hubspot_live,
+            "deal.create",
+            json!({"company": "Blue Harbor Foods", "amount": 4800}),
+            json!({"company": "Blue Harbor Foods", "amount": 4800}),
+        ),
+        (
+            &hubspot_live,
+            "deal.update",
+            json!({"deal_id": "7001", "stage": "Closed Won"}),
+            json!({"deal_id": "77", "stage": "Closed Won"}),
+        ),
+        (
+            &hubspot_live,
+            "owner.get",
+            json!({"owner_id": "9001"}),
+            json!({"owner_id": "123"}),
+        ),
+        (
+            &hubspot_live,
+            "task.create",
+            json!({"deal_id": "7001", "title": "Call"}),
+            json!({"deal_id": "77", "title": "Call"}),
+        ),
+        (
+            &hubspot_live,
+            "note.create",
+            json!({"contact_id": "501", "body": "note"}),
+            json!({"contact_id": "51", "body": "note"}),
+        ),
+        (
+            &qbo_live,
+            "invoice.find",
+            json!({"invoice_id": "INV-4419"}),
+            json!({"invoice_id": "130"}),
+        ),
+        (
+            &qbo_live,
+            "invoice.create",
+            json!({"customer_id": "58", "amount": 100}),
+            json!({"customer_id": "58", "amount": 100}),
+        ),
+        (
+            &qbo_live,
+            "invoice.send",
+            json!({"invoice_id": "INV-4420"}),
+            json!({"invoice_id": "130"}),
+        ),
+        (
+            &qbo_live,
+            "customer.find",
+            json!({"customer_id": "58"}),
+            json!({"customer_id": "58"}),
+        ),
+        (
+            &qbo_live,
+            "customer.create",
+            json!({"name": "New Co", "email": "ap@newco.example"}),
+            json!({"name": "New Co", "email": "ap@newco.example"}),
+        ),
+        (
+            &qbo_live,
+            "payment.record",
+            json!({"invoice_id": "INV-4420"}),
+            json!({"invoice_id": "130"}),
+        ),
+    ];
+    for (live, op, sandbox_input, live_input) in cases {
+        let id = live.manifest().id.clone();
+        let sandbox = sandboxes.get(&id).unwrap();
+        let expected = sandbox
+            .execute(op, sandbox_input, &ExecutionContext::for_test())
+            .await
+            .unwrap_or_else(|e| panic!("sandbox {id}.{op}: {e}"));
+        let got = live
+            .execute(op, live_input, &live_ctx())
+            .await
+            .unwrap_or_else(|e| panic!("live {id}.{op}: {e}"));
+        assert_has_fields_of(&expected, &got, &format!("{id}.{op}"));
+    }
+}
