@@ -1616,6 +1616,7 @@ impl Run<'_> {
                 .collect();
             if media.len() > 1 && !self.named_in_desc.contains(&o.conn) {
                 conf = conf.min(0.55);
+                notes.retain(|n| !n.starts_with("only "));
                 notes.push(format!(
                     "how to reach them is not stated ({}); chose {} (first in the catalog)",
                     media.iter().copied().collect::<Vec<_>>().join(", "),
