@@ -846,16 +846,21 @@ impl Driver {
         record.status = StepStatus::Running;
         record.started_at.get_or_insert(now);
         record.error = None;
-        let event = self.event(
-            Some(n),
-            None,
-            EventKind::StepStarted,
-            ENGINE_ACTOR,
-            format!("calling {} ({})", step.op(), mode.as_str()),
-        );
-        let flush = self.needs_flush(step);
-        self.commit(record.clone(), None, vec![event], flush)
-            .await?;
+        // Calls that change an outside system get an audit line when they
+        // start; reads only when they end.
+        let events = if effect == Effect::Write {
+            vec![self.event(
+                Some(n),
+                None,
+                EventKind::StepStarted,
+                ENGINE_ACTOR,
+                format!("calling {} ({})", step.op(), mode.as_str()),
+            )]
+        } else {
+            Vec::new()
+        };
+        let flush = self.needs_flush(step) || (effect == Effect::Write && !self.durable);
+        self.commit(record.clone(), None, events, flush).await?;
 
         let inner = Arc::clone(&self.inner);
         let operation = step.operation.clone();
@@ -1020,6 +1025,28 @@ impl Driver {
             run.steps_completed += 1;
         }
         run.updated_at = now;
+        // The last step's outcome completes the run in the same write.
+        let mut events = events;
+        let completes = record.status.is_done()
+            && !run.status.is_terminal()
+            && !self.inner.is_stopping()
+            && self.in_flight.is_empty()
+            && self
+                .records
+                .iter()
+                .all(|r| r.step == record.step || r.status.is_done());
+        if completes {
+            run.status.check_transition(RunStatus::Completed)?;
+            run.status = RunStatus::Completed;
+            run.completed_at = Some(now);
+            events.push(self.event(
+                None,
+                None,
+                EventKind::RunCompleted,
+                ENGINE_ACTOR,
+                format!("run completed: {} steps", run.steps_completed),
+            ));
+        }
         self.inner
             .storage
             .commit_step(&mut run, &record, escalation, &events)
@@ -1029,6 +1056,9 @@ impl Driver {
             self.durable = true;
         }
         self.run = run;
+        if completes {
+            self.inner.changed.notify_waiters();
+        }
         let i = record.step as usize - 1;
         if let Some(slot) = self.records.get_mut(i) {
             *slot = record;
