@@ -679,7 +679,7 @@ fn hubspot_ok(r: &Recorded) -> Reply {
     match (r.method.as_str(), r.path.as_str()) {
         ("POST", "/crm/v3/objects/contacts/search") => json_reply(
             200,
-            json!({"total": 1, "results": [hs_object("51", json!({
+            json!({"total": 3, "results": [hs_object("51", json!({
                 "email": "ada@example.com", "firstname": "Ada", "lastname": "Lovelace",
                 "hubspot_owner_id": "123", "lifecyclestage": "lead", "company": "Analytical Engines",
                 "phone": "+441234"}))]}),
@@ -765,7 +765,8 @@ async fn hubspot_contact_find_searches_by_email() {
         .unwrap()
         .contains(&json!("hubspot_owner_id")));
     assert_catalog_shape("hubspot", "contact.find", &out);
-    assert_eq!(out["match_count"], 1);
+    // HubSpot's total, not the page's length.
+    assert_eq!(out["match_count"], 3);
     assert_eq!(out["contact"]["id"], "51");
     assert_eq!(out["contact"]["email"], "ada@example.com");
     assert_eq!(out["contact"]["name"], "Ada Lovelace");

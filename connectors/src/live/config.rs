@@ -486,7 +486,12 @@ impl LiveConfig {
             base_url: get("NEXWATT_HUBSPOT_BASE_URL").unwrap_or_else(default_hubspot_base),
         });
         let quickbooks = match get("NEXWATT_QBO_TOKEN") {
-            None => None,
+            None => {
+                if get("NEXWATT_QBO_REALM_ID").is_some() {
+                    tracing::warn!("NEXWATT_QBO_REALM_ID is set without NEXWATT_QBO_TOKEN; QuickBooks has no live client");
+                }
+                None
+            }
             Some(token) => {
                 let realm_id = get("NEXWATT_QBO_REALM_ID").ok_or_else(|| ConfigError::Missing {
                     setting: "NEXWATT_QBO_REALM_ID".to_string(),

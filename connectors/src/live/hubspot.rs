@@ -268,7 +268,8 @@ impl HubSpotClient {
         deal
     }
 
-    /// Searches `object`; the raw matches, most recently modified first.
+    /// Searches `object`: how many records match in all, and the first
+    /// `limit` raw matches, most recently modified first.
     async fn search(
         &self,
         object: Object,
@@ -276,7 +277,7 @@ impl HubSpotClient {
         query: Option<String>,
         limit: i64,
         ctx: &ExecutionContext,
-    ) -> Result<Vec<Value>, ConnectorError> {
+    ) -> Result<(u64, Vec<Value>), ConnectorError> {
         let mut body = Map::new();
         if !filters.is_empty() {
             body.insert("filterGroups".into(), json!([{ "filters": filters }]));
@@ -294,11 +295,17 @@ impl HubSpotClient {
         let answer = self
             .call(Method::POST, &path, &[], Some(Value::Object(body)), ctx)
             .await?;
-        answer
+        let results = answer
             .get("results")
             .and_then(Value::as_array)
             .cloned()
-            .ok_or_else(|| invalid_response(SERVICE, "the search answer has no `results`"))
+            .ok_or_else(|| invalid_response(SERVICE, "the search answer has no `results`"))?;
+        let total = answer
+            .get("total")
+            .and_then(Value::as_u64)
+            .unwrap_or(results.len() as u64)
+            .max(results.len() as u64);
+        Ok((total, results))
     }
 
     /// The id of the contact with `email`, or a permanent `not_found`.
@@ -308,7 +315,7 @@ impl HubSpotClient {
         ctx: &ExecutionContext,
     ) -> Result<String, ConnectorError> {
         let filter = json!({ "propertyName": "email", "operator": "EQ", "value": email });
-        let contacts = self
+        let (_, contacts) = self
             .search(Object::Contact, vec![filter], None, 1, ctx)
             .await?;
         contacts
@@ -415,7 +422,7 @@ impl HubSpotClient {
         if filters.is_empty() && query.is_none() {
             return Err(input.missing(&[id_key.as_str(), "email", "name", "company"]));
         }
-        let results = self.search(object, filters, query, limit, ctx).await?;
+        let (total, results) = self.search(object, filters, query, limit, ctx).await?;
         match results.first() {
             Some(first) => {
                 let record = match (object, first.get("id").and_then(scalar_text)) {
@@ -427,7 +434,7 @@ impl HubSpotClient {
                     }
                     _ => object.record(first),
                 };
-                Ok(json!({ "match_count": results.len(), noun: record }))
+                Ok(json!({ "match_count": total, noun: record }))
             }
             None => Err(ConnectorError::permanent(
                 "not_found",
