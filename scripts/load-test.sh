@@ -95,25 +95,36 @@ LUA
 sed -n '/^done = /,$p' "$WORK/get.lua" >>"$WORK/get-paced.lua"
 sed -n '/^done = /,$p' "$WORK/get.lua" >>"$WORK/post.lua"
 
+# Server CPU time (user + system, in clock ticks) so far.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"
+}
+TICKS_PER_SEC="$(getconf CLK_TCK)"
+
 results=()
 bench() {
     local label="$1" script="$2" url="$3" conns="$4"
     echo "== $label ($conns connections, $DURATION)" >&2
-    local out
+    local out before after
+    before="$(cpu_ticks)"
     out="$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s "$script" "$url")"
+    after="$(cpu_ticks)"
     echo "$out" >&2
     local line
     line="$(echo "$out" | grep '^RESULT')"
     read -r _ reqs errs rps p50 p99 <<<"$line"
-    results+=("$(printf '%-34s %10.0f req/s   p50 %7.3f ms   p99 %7.3f ms   (%d requests, %d errors)' \
-        "$label" "$rps" "$p50" "$p99" "$reqs" "$errs")")
+    local cpu_us
+    cpu_us="$(awk -v t=$((after - before)) -v hz="$TICKS_PER_SEC" -v n="$reqs" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')"
+    results+=("$(printf '%-28s %7.0f req/s  p50 %7.3f ms  p99 %7.3f ms  server CPU %4d us/req  (%d requests, %d errors)' \
+        "$label" "$rps" "$p50" "$p99" "$cpu_us" "$reqs" "$errs")")
 }
 
-export PACE_MS=10
-bench "GET /v1/runs @ ~1000 req/s" "$WORK/get-paced.lua" "$BASE/runs" 10
+# 20 connections, each sending a request every 19 ms plus its latency: ~1 000 req/s.
+export PACE_MS=19
+bench "GET /v1/runs @ ~1000 req/s" "$WORK/get-paced.lua" "$BASE/runs" 20
 bench "GET /v1/runs (max)" "$WORK/get.lua" "$BASE/runs" "$CONNECTIONS"
 bench "POST /v1/agents (max)" "$WORK/post.lua" "$BASE/agents" "$CONNECTIONS"
 
 echo
-echo "nexwatt load test ($(nproc) cores, wrk -t$THREADS, $DURATION each)"
+echo "nexwatt load test ($(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg), wrk -t$THREADS, $DURATION each)"
 printf '%s\n' "${results[@]}"
