@@ -462,6 +462,173 @@ async fn contact_details_come_from_the_records_at_hand() {
     assert_eq!(mail["message"]["to"][0], "leo.martin@blueharborfoods.com");
 }
 
+#[tokio::test]
+async fn finds_set_aside_keys_that_match_nothing() {
+    let s = Sandboxes::new(5);
+    let qb = s.get("quickbooks").unwrap();
+    // After a Shopify order: its customer id and name mean nothing to
+    // QuickBooks, the email finds the customer.
+    let out = qb
+        .execute(
+            "customer.find",
+            json!({"customer_id": "7390214501", "email": "maya.chen@acmelogistics.com", "name": "#1042"}),
+            &ctx("1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["customer"]["id"], "58");
+    assert_eq!(out["matched_on"], json!(["email"]));
+    // Two keys that each match, but not the same record: nothing.
+    let zd = s.get("zendesk").unwrap();
+    let solved_only = json!({"requester_email": "maya.chen@acmelogistics.com", "status": "closed"});
+    let err = zd
+        .execute("ticket.find", solved_only, &ctx("2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+    // Nothing matching at all: not found.
+    let err = qb
+        .execute(
+            "customer.find",
+            json!({"email": "nobody@nowhere.io"}),
+            &ctx("3"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "not_found");
+}
+
+#[tokio::test]
+async fn named_channels_sheets_projects_repos_and_forms_exist() {
+    // A test run cannot know the real workspace's containers: the sandbox
+    // has every one a plan names (well-formed), and records go into it.
+    let s = Sandboxes::new(5);
+    let slack = s.get("slack").unwrap();
+    let out = slack
+        .execute(
+            "message.send",
+            json!({"channel": "#ar-team", "text": "paid"}),
+            &ctx("1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out["message"]["channel"], "#ar-team");
+    let err = slack
+        .execute(
+            "message.send",
+            json!({"channel": "#Not A Channel!", "text": "x"}),
+            &ctx("2"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "channel_not_found");
+
+    let sheets = s.get("google_sheets").unwrap();
+    let row = sheets
+        .execute(
+            "row.append",
+            json!({"sheet": "Onboarding Queue", "opportunity": {"name": "Acme", "amount": 10}}),
+            &ctx("3"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(row["row"]["row_number"], 2);
+    assert_eq!(row["row"]["values"]["name"], "Acme");
+    let found = sheets
+        .execute(
+            "row.find",
+            json!({"sheet": "Onboarding Queue", "value": "Acme"}),
+            &ctx("4"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(found["row"]["row_number"], 2);
+
+    let jira = s.get("jira").unwrap();
+    let issue = jira
+        .execute(
+            "issue.create",
+            json!({"project": "mobile", "summary": "Crash"}),
+            &ctx("5"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(issue["issue"]["key"], "MOBILE-1");
+    let err = jira
+        .execute(
+            "issue.create",
+            json!({"project": "not a key", "summary": "x"}),
+            &ctx("6"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+
+    let github = s.get("github").unwrap();
+    let gh = github
+        .execute(
+            "issue.create",
+            json!({"repo": "brightline/docs", "title": "Typo"}),
+            &ctx("7"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        gh["issue"]["html_url"],
+        "https://github.com/brightline/docs/issues/1"
+    );
+    let pr = github
+        .execute(
+            "pull_request.opened",
+            json!({"repo": "brightline/docs"}),
+            &ctx("8"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pr["pull_request"]["repo"], "brightline/docs");
+
+    let hubspot = s.get("hubspot").unwrap();
+    let form = hubspot
+        .execute(
+            "form.submitted",
+            json!({"form": "Webinar Registration"}),
+            &ctx("9"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(form["form"]["name"], "Webinar Registration");
+}
+
+#[tokio::test]
+async fn recipients_come_from_to_or_the_records_email_and_phone() {
+    let s = Sandboxes::new(5);
+    let email = s.get("email").unwrap();
+    let sent = email
+        .execute(
+            "message.send",
+            json!({"email": "ap@globex.com", "subject": "Hi"}),
+            &ctx("1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent["message"]["to"], json!(["ap@globex.com"]));
+    let err = email
+        .execute("message.send", json!({"subject": "Hi"}), &ctx("2"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "invalid_input");
+    let twilio = s.get("twilio").unwrap();
+    let sms = twilio
+        .execute(
+            "sms.send",
+            json!({"phone": "+44 20 7946 0958", "body": "Hi"}),
+            &ctx("3"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sms["message"]["to"], "+442079460958");
+}
+
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),

@@ -199,42 +199,63 @@ impl System {
         }
     }
 
-    /// Indexes of the records of `collection` matching every key given in
-    /// `input` and passing `filter`. `None` when no key is given.
+    /// The records of `collection` passing `filter` that match the keys
+    /// given in `input`, and the keys they were matched on; `None` when no
+    /// key is given.
+    ///
+    /// Every given key must match, except that a key matching no record
+    /// at all is set aside while others do match: values inferred from the
+    /// records at hand (another system's customer id, an order's name) do
+    /// not hide the record the other keys find. Two keys that each match
+    /// records, but not the same ones, find nothing.
     pub(crate) fn matching(
         &self,
         collection: &str,
         keys: &[Key],
         input: &Input,
         filter: &dyn Fn(&Value) -> bool,
-    ) -> Option<Vec<usize>> {
-        let wanted: Vec<(&Key, String)> = keys
+    ) -> Option<(Vec<usize>, Vec<&'static str>)> {
+        let records = self.all(collection);
+        let per_key: Vec<(&'static str, Vec<usize>)> = keys
             .iter()
-            .filter_map(|k| input.get(k.input).and_then(norm).map(|w| (k, w)))
+            .filter_map(|k| {
+                let wanted = input.get(k.input).and_then(norm)?;
+                let hits = records
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        filter(r)
+                            && k.paths.iter().any(|p| {
+                                at(r, p).is_some_and(|f| value_matches(f, &wanted, k.mode))
+                            })
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                Some((k.input, hits))
+            })
             .collect();
-        if wanted.is_empty() {
+        if per_key.is_empty() {
             return None;
         }
-        Some(
-            self.all(collection)
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| {
-                    filter(r)
-                        && wanted.iter().all(|(k, w)| {
-                            k.paths
-                                .iter()
-                                .any(|p| at(r, p).is_some_and(|f| value_matches(f, w, k.mode)))
-                        })
-                })
-                .map(|(i, _)| i)
-                .collect(),
-        )
+        let used: Vec<&(&'static str, Vec<usize>)> = per_key
+            .iter()
+            .filter(|(_, hits)| !hits.is_empty())
+            .collect();
+        let Some(((_, first), rest)) = used.split_first() else {
+            return Some((Vec::new(), Vec::new()));
+        };
+        let hits: Vec<usize> = first
+            .iter()
+            .copied()
+            .filter(|i| rest.iter().all(|(_, other)| other.contains(i)))
+            .collect();
+        Some((hits, used.iter().map(|(k, _)| *k).collect()))
     }
 
     /// The first record of `collection` matching the keys given in `input`
-    /// (at least one must be), with the number of matches. No key is a
-    /// permanent `invalid_input`, no match a permanent `not_found`.
+    /// (at least one must be), the number of matches and the keys matched
+    /// on. No key is a permanent `invalid_input`, no match a permanent
+    /// `not_found`.
     pub(crate) fn find_one(
         &self,
         what: &str,
@@ -242,7 +263,7 @@ impl System {
         keys: &[Key],
         input: &Input,
         filter: &dyn Fn(&Value) -> bool,
-    ) -> Result<(usize, usize), ConnectorError> {
+    ) -> Result<(usize, usize, Vec<&'static str>), ConnectorError> {
         match self.matching(collection, keys, input, filter) {
             None => Err(ConnectorError::invalid_input(format!(
                 "{what}: give at least one of {}",
@@ -251,8 +272,8 @@ impl System {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
-            Some(found) => match found.first() {
-                Some(&first) => Ok((first, found.len())),
+            Some((hits, on)) => match hits.first() {
+                Some(&first) => Ok((first, hits.len(), on)),
                 None => Err(not_found(what, keys, input)),
             },
         }
@@ -306,7 +327,8 @@ pub(crate) fn not_found(what: &str, keys: &[Key], input: &Input) -> ConnectorErr
     )
 }
 
-/// `{"<entity>": record, "match_count": n}`, the output of a find.
-pub(crate) fn found(entity: &str, record: Value, count: usize) -> Value {
-    json!({ entity: record, "match_count": count })
+/// `{"<entity>": record, "match_count": n, "matched_on": [keys]}`, the
+/// output of a find.
+pub(crate) fn found(entity: &str, record: Value, count: usize, on: &[&str]) -> Value {
+    json!({ entity: record, "match_count": count, "matched_on": on })
 }

@@ -63,21 +63,41 @@ pub(super) fn slack_seed(sys: &mut System, _world: &World) {
     }
 }
 
-/// Finds a channel by `#name`, `name` or id.
-fn find_channel(sys: &System, what: &str, given: &str) -> Result<Value, ConnectorError> {
+/// Finds a channel by `#name`, `name` or id. The simulated workspace has
+/// every channel a plan names: a well-formed name not seen before is
+/// created (a test run cannot know the real workspace's channels); an
+/// unknown channel id is `channel_not_found`.
+fn find_channel(sys: &mut System, what: &str, given: &str) -> Result<Value, ConnectorError> {
     let name = given.trim().trim_start_matches('#').to_lowercase();
-    sys.all("channels")
-        .iter()
-        .find(|c| {
-            c["name"] == json!(name)
-                || c["id"]
-                    .as_str()
-                    .is_some_and(|id| id.eq_ignore_ascii_case(&name))
-        })
-        .cloned()
-        .ok_or_else(|| {
-            ConnectorError::permanent("channel_not_found", format!("{what}: no channel {given}"))
-        })
+    if let Some(c) = sys.all("channels").iter().find(|c| {
+        c["name"] == json!(name)
+            || c["id"]
+                .as_str()
+                .is_some_and(|id| id.eq_ignore_ascii_case(&name))
+    }) {
+        return Ok(c.clone());
+    }
+    let looks_like_id = !given.trim().starts_with('#')
+        && given.trim().len() >= 9
+        && given.trim().starts_with(['C', 'G', 'D'])
+        && given
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let valid_name = !name.is_empty()
+        && name.chars().count() <= 80
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if looks_like_id || !valid_name {
+        return Err(ConnectorError::permanent(
+            "channel_not_found",
+            format!("{what}: no channel {given}"),
+        ));
+    }
+    let channel = json!({"id": channel_id(&name), "name": name});
+    sys.insert("channels", channel.clone());
+    Ok(channel)
 }
 
 fn ts(sys: &mut System) -> String {
@@ -124,7 +144,7 @@ pub(super) fn slack(sys: &mut System, call: &Call<'_>) -> Result<Value, Connecto
         }
         "dm.send" => {
             let keys = [exact("user_id", &["id"]), exact("email", &["email"])];
-            let (u, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
+            let (u, _, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
             let user = sys.record("users", u);
             if user["is_bot"] == json!(true) {
                 return Err(ConnectorError::permanent(
@@ -148,7 +168,7 @@ pub(super) fn slack(sys: &mut System, call: &Call<'_>) -> Result<Value, Connecto
                 exact("user_id", &["id"]),
                 exact("name", &["name", "real_name"]),
             ];
-            let (i, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
+            let (i, _, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
             Ok(json!({ "user": sys.record("users", i) }))
         }
         _ => Err(call.unsupported()),

@@ -163,22 +163,23 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
         "form.submitted" => {
             let form = match input.str("form") {
                 Some(name) => {
-                    let wanted = name.to_lowercase();
-                    let forms = sys.all("forms");
-                    let idx = forms
-                        .iter()
-                        .position(|f| {
-                            f["name"]
-                                .as_str()
-                                .is_some_and(|n| n.to_lowercase().contains(&wanted))
-                        })
-                        .ok_or_else(|| {
-                            ConnectorError::permanent(
-                                "not_found",
-                                format!("{what}: no form named {name:?}"),
-                            )
-                        })?;
-                    sys.record("forms", idx)
+                    let wanted = name.trim().trim_matches('"').to_lowercase();
+                    let known = sys.all("forms").iter().position(|f| {
+                        f["name"]
+                            .as_str()
+                            .is_some_and(|n| n.to_lowercase().contains(&wanted))
+                    });
+                    match known {
+                        Some(idx) => sys.record("forms", idx),
+                        None => {
+                            // The simulated portal has every form a plan names.
+                            let id =
+                                format!("{}-{}", sys.token("0123456789abcdef", 8), snake(&wanted));
+                            let form = json!({"id": id, "name": name.trim().trim_matches('"')});
+                            sys.insert("forms", form.clone());
+                            form
+                        }
+                    }
                 }
                 None => sys.record("forms", 0),
             };
@@ -194,8 +195,8 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             }))
         }
         "contact.find" => {
-            let (i, n) = sys.find_one(&what, "contacts", CONTACT_KEYS, input, &|_| true)?;
-            Ok(found("contact", sys.record("contacts", i), n))
+            let (i, n, on) = sys.find_one(&what, "contacts", CONTACT_KEYS, input, &|_| true)?;
+            Ok(found("contact", sys.record("contacts", i), n, &on))
         }
         "contact.create" => {
             let email = input.str("email").unwrap_or_default().to_string();
@@ -225,7 +226,7 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
         }
         "contact.update" => {
             let keys = [exact("contact_id", &["id"]), exact("email", &["email"])];
-            let (i, _) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
+            let (i, _, _) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
             let mut fields = input.obj("properties").cloned().unwrap_or_default();
             if let Some(property) = input.str("property") {
                 let value = input.get("value").cloned().ok_or_else(|| {
@@ -244,8 +245,8 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             Ok(json!({ "contact": sys.record("contacts", i), "changed": changed }))
         }
         "deal.find" => {
-            let (i, n) = sys.find_one(&what, "deals", DEAL_KEYS, input, &|_| true)?;
-            Ok(found("deal", sys.record("deals", i), n))
+            let (i, n, on) = sys.find_one(&what, "deals", DEAL_KEYS, input, &|_| true)?;
+            Ok(found("deal", sys.record("deals", i), n, &on))
         }
         "deal.create" => {
             let company = input.str("company");
@@ -274,7 +275,7 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             Ok(json!({ "deal": deal }))
         }
         "deal.update" => {
-            let (i, _) =
+            let (i, _, _) =
                 sys.find_one(&what, "deals", &[exact("deal_id", &["id"])], input, &|_| {
                     true
                 })?;
@@ -301,7 +302,7 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             )
         }
         "owner.get" => {
-            let (i, _) = sys.find_one(&what, "owners", OWNER_KEYS, input, &|_| true)?;
+            let (i, _, _) = sys.find_one(&what, "owners", OWNER_KEYS, input, &|_| true)?;
             Ok(json!({ "owner": sys.record("owners", i) }))
         }
         "task.create" => {
@@ -500,7 +501,7 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
         }
         "lead.update" => {
             let keys = [exact("lead_id", &["id"]), exact("email", &["email"])];
-            let (i, _) = sys.find_one(&what, "leads", &keys, input, &|_| true)?;
+            let (i, _, _) = sys.find_one(&what, "leads", &keys, input, &|_| true)?;
             let previous = sys.record("leads", i)["status"].clone();
             let mut fields: Map<String, Value> = input.obj("fields").cloned().unwrap_or_default();
             if let Some(status) = input.str("status") {
@@ -524,8 +525,8 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
                 exact("name", &["name"]),
                 exact("account", &["account"]),
             ];
-            let (i, n) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
-            Ok(found("contact", sys.record("contacts", i), n))
+            let (i, n, on) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
+            Ok(found("contact", sys.record("contacts", i), n, &on))
         }
         "opportunity.find" => {
             let keys = [
@@ -534,12 +535,12 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
                 exact("account", &["account"]),
                 exact("email", &["contact_email"]),
             ];
-            let (i, n) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
-            Ok(found("opportunity", sys.record("opportunities", i), n))
+            let (i, n, on) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
+            Ok(found("opportunity", sys.record("opportunities", i), n, &on))
         }
         "opportunity.update" => {
             let keys = [exact("opportunity_id", &["id"])];
-            let (i, _) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
+            let (i, _, _) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
             let previous = sys.record("opportunities", i)["stage"].clone();
             let mut fields: Map<String, Value> = input.obj("fields").cloned().unwrap_or_default();
             if let Some(stage) = input.str("stage") {
@@ -560,7 +561,7 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
             )
         }
         "owner.get" => {
-            let (i, _) = sys.find_one(&what, "users", OWNER_KEYS, input, &|_| true)?;
+            let (i, _, _) = sys.find_one(&what, "users", OWNER_KEYS, input, &|_| true)?;
             Ok(json!({ "owner": sys.record("users", i) }))
         }
         "task.create" => {

@@ -37,6 +37,9 @@ fn person(m: &crate::sandbox::world::Member) -> Value {
 }
 
 pub(super) fn jira_seed(sys: &mut System, _world: &World) {
+    for project in JIRA_PROJECTS {
+        sys.insert("projects", json!({"key": project}));
+    }
     for (p, project) in JIRA_PROJECTS.iter().enumerate() {
         for n in 0..6 {
             let number = 120 + n * 3 + p;
@@ -58,6 +61,26 @@ pub(super) fn jira_seed(sys: &mut System, _world: &World) {
     }
 }
 
+/// The project `given` (a key such as `OPS`). The simulated site has every
+/// project a plan names: a well-formed key not seen before is created.
+fn jira_project(sys: &mut System, what: &str, given: &str) -> Result<String, ConnectorError> {
+    let key = given.trim().to_uppercase();
+    let well_formed = (2..=10).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_uppercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if !well_formed {
+        return Err(ConnectorError::invalid_input(format!(
+            "{what}: {given:?} is not a Jira project key (2-10 capital letters or digits, e.g. OPS)"
+        )));
+    }
+    if sys.index_of("projects", "key", &key).is_none() {
+        sys.insert("projects", json!({ "key": key }));
+    }
+    Ok(key)
+}
+
 fn jira_priority(what: &str, given: &str) -> Result<String, ConnectorError> {
     let g = given.trim().to_lowercase();
     let mapped = match g.as_str() {
@@ -77,7 +100,7 @@ fn find_issue(sys: &System, call: &Call<'_>) -> Result<usize, ConnectorError> {
         call.input,
         &|_| true,
     )
-    .map(|(i, _)| i)
+    .map(|(i, _, _)| i)
 }
 
 fn jira_transition(what: &str, from: &str, to: &str) -> Result<(), ConnectorError> {
@@ -95,19 +118,20 @@ pub(super) fn jira(sys: &mut System, call: &Call<'_>) -> Result<Value, Connector
     let input = call.input;
     match call.op.id.as_str() {
         "issue.created" => {
-            let project = input.str("project").map(str::to_uppercase);
-            if let Some(p) = &project {
-                if !sys.all("issues").iter().any(|i| i["project"] == json!(p)) {
-                    return Err(ConnectorError::permanent(
-                        "not_found",
-                        format!("{what}: no project {p}"),
-                    ));
-                }
-            }
+            let project = match input.str("project") {
+                Some(p) => Some(jira_project(sys, &what, p)?),
+                None => None,
+            };
             let i = pick_event(sys, call, &ISSUE, ISSUE_KEY, &|r| {
                 project.as_ref().is_none_or(|p| r["project"] == json!(p))
             })?;
-            Ok(json!({ "issue": sys.record("issues", i) }))
+            let mut issue = sys.record("issues", i);
+            if let Some(p) = project.filter(|p| issue["project"] != json!(p)) {
+                // A project with no issues yet: simulate its first.
+                issue["key"] = json!(format!("{p}-1"));
+                issue["project"] = json!(p);
+            }
+            Ok(json!({ "issue": issue }))
         }
         "issue.transitioned" => {
             let to = match input.str("status") {
@@ -128,16 +152,7 @@ pub(super) fn jira(sys: &mut System, call: &Call<'_>) -> Result<Value, Connector
             Ok(json!({ "issue": issue, "from_status": from, "to_status": to }))
         }
         "issue.create" => {
-            let project = input.str("project").unwrap_or("OPS").to_uppercase();
-            if !JIRA_PROJECTS.contains(&project.as_str()) {
-                return Err(ConnectorError::permanent(
-                    "not_found",
-                    format!(
-                        "{what}: no project {project} (projects: {})",
-                        JIRA_PROJECTS.join(", ")
-                    ),
-                ));
-            }
+            let project = jira_project(sys, &what, input.str("project").unwrap_or("OPS"))?;
             let kind = canonical(
                 &what,
                 "issue_type",
@@ -261,8 +276,8 @@ pub(super) fn jira(sys: &mut System, call: &Call<'_>) -> Result<Value, Connector
                 exact("project", &["project"]),
                 exact("status", &["status"]),
             ];
-            let (i, n) = sys.find_one(&what, "issues", &keys, input, &|_| true)?;
-            Ok(found("issue", sys.record("issues", i), n))
+            let (i, n, on) = sys.find_one(&what, "issues", &keys, input, &|_| true)?;
+            Ok(found("issue", sys.record("issues", i), n, &on))
         }
         _ => Err(call.unsupported()),
     }
@@ -288,6 +303,9 @@ fn gh_user(m: &crate::sandbox::world::Member) -> Value {
 }
 
 pub(super) fn github_seed(sys: &mut System, _world: &World) {
+    for repo in REPOS {
+        sys.insert("repos", json!({"full_name": repo}));
+    }
     for (r, repo) in REPOS.iter().enumerate() {
         for n in 0..5 {
             let number = 60 + n * 4 + r;
@@ -325,7 +343,7 @@ pub(super) fn github_seed(sys: &mut System, _world: &World) {
     }
 }
 
-fn repo_of(call: &Call<'_>) -> Result<String, ConnectorError> {
+fn repo_of(sys: &mut System, call: &Call<'_>) -> Result<String, ConnectorError> {
     let given = call
         .input
         .str("repo")
@@ -340,25 +358,44 @@ fn repo_of(call: &Call<'_>) -> Result<String, ConnectorError> {
                 .and_then(Value::as_str)
                 .map(str::to_string)
         });
-    match given {
-        None => Ok(REPOS[0].to_string()),
-        Some(r) => {
-            let wanted = r
-                .trim()
-                .trim_start_matches("https://github.com/")
-                .to_lowercase();
-            REPOS
-                .iter()
-                .find(|repo| **repo == wanted || repo.rsplit('/').next() == Some(wanted.as_str()))
-                .map(|r| (*r).to_string())
-                .ok_or_else(|| {
-                    ConnectorError::permanent(
-                        "not_found",
-                        format!("{}: no repository {r}", call.what()),
-                    )
-                })
-        }
+    let Some(given) = given else {
+        return Ok(REPOS[0].to_string());
+    };
+    let wanted = given
+        .trim()
+        .trim_start_matches("https://github.com/")
+        .trim_end_matches('/')
+        .to_lowercase();
+    let known: Vec<String> = sys
+        .all("repos")
+        .iter()
+        .filter_map(|r| r["full_name"].as_str().map(str::to_string))
+        .collect();
+    if let Some(repo) = known
+        .iter()
+        .find(|repo| **repo == wanted || repo.rsplit('/').next() == Some(wanted.as_str()))
+    {
+        return Ok(repo.clone());
     }
+    // The simulated account has every repository a plan names.
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 100
+            && p.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let full = match wanted.split_once('/') {
+        Some((owner, name)) if part_ok(owner) && part_ok(name) => wanted.clone(),
+        None if part_ok(&wanted) => format!("brightline/{wanted}"),
+        _ => {
+            return Err(ConnectorError::invalid_input(format!(
+                "{}: {given:?} is not a repository (owner/name)",
+                call.what()
+            )))
+        }
+    };
+    sys.insert("repos", json!({ "full_name": full }));
+    Ok(full)
 }
 
 /// The issue or pull request `number` of `repo`: (collection, index).
@@ -389,13 +426,26 @@ fn find_numbered(
 pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, ConnectorError> {
     let input = call.input;
     let repo_filter = match input.str("repo") {
-        Some(_) => Some(repo_of(call)?),
+        Some(_) => Some(repo_of(sys, call)?),
         None => None,
     };
     let in_repo = |r: &Value| {
         repo_filter
             .as_ref()
             .is_none_or(|repo| r["repo"] == json!(repo))
+    };
+    // A repository with no such event yet: simulate one there.
+    let retarget = |mut record: Value| {
+        if let (Some(repo), Some(old)) = (&repo_filter, record["repo"].as_str().map(str::to_string))
+        {
+            if old != *repo {
+                if let Some(url) = record["html_url"].as_str().map(|u| u.replace(&old, repo)) {
+                    record["html_url"] = json!(url);
+                }
+                record["repo"] = json!(repo);
+            }
+        }
+        record
     };
     match call.op.id.as_str() {
         "pull_request.opened" => {
@@ -405,7 +455,7 @@ pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 id: "html_url",
             };
             let i = pick_event(sys, call, &e, &[], &|r| in_repo(r) && r["state"] == "open")?;
-            Ok(json!({ "pull_request": sys.record("pull_requests", i) }))
+            Ok(json!({ "pull_request": retarget(sys.record("pull_requests", i)) }))
         }
         "pull_request.merged" => {
             let e = Entity {
@@ -414,7 +464,7 @@ pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 id: "html_url",
             };
             let i = pick_event(sys, call, &e, &[], &|r| in_repo(r) && r["merged"] == true)?;
-            Ok(json!({ "pull_request": sys.record("pull_requests", i) }))
+            Ok(json!({ "pull_request": retarget(sys.record("pull_requests", i)) }))
         }
         "issue.opened" => {
             let e = Entity {
@@ -434,7 +484,7 @@ pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             let i = pick_event(sys, call, &e, &[], &|r| {
                 in_repo(r) && has_label(r) && r["state"] == "open"
             })?;
-            let mut issue = sys.record("issues", i);
+            let mut issue = retarget(sys.record("issues", i));
             if !has_label(&issue) {
                 if let (Some(l), Some(labels)) =
                     (input.str("label"), issue["labels"].as_array_mut())
@@ -451,10 +501,10 @@ pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 id: "html_url",
             };
             let i = pick_event(sys, call, &e, &[], &in_repo)?;
-            Ok(json!({ "release": sys.record("releases", i) }))
+            Ok(json!({ "release": retarget(sys.record("releases", i)) }))
         }
         "issue.create" => {
-            let repo = repo_of(call)?;
+            let repo = repo_of(sys, call)?;
             let number = sys
                 .all("issues")
                 .iter()
@@ -481,7 +531,7 @@ pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             Ok(json!({ "issue": issue }))
         }
         "issue.comment" => {
-            let repo = repo_of(call)?;
+            let repo = repo_of(sys, call)?;
             let (_, _) = find_numbered(sys, call, &repo)?;
             let id = sys.next_number("comments", "id", "", 2_519_871_234);
             let created = sys.now();
@@ -493,7 +543,7 @@ pub(super) fn github(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             Ok(json!({ "comment": comment }))
         }
         "issue.label" => {
-            let repo = repo_of(call)?;
+            let repo = repo_of(sys, call)?;
             let (collection, i) = find_numbered(sys, call, &repo)?;
             let label = input.str("label").unwrap_or_default().to_string();
             let mut labels = sys.record(collection, i)["labels"]
@@ -567,7 +617,7 @@ fn zd_value(
 }
 
 fn find_ticket(sys: &System, call: &Call<'_>) -> Result<usize, ConnectorError> {
-    let (i, _) = sys.find_one(
+    let (i, _, _) = sys.find_one(
         &call.what(),
         "tickets",
         &[exact("ticket_id", &["id"])],
@@ -705,7 +755,7 @@ pub(super) fn zendesk(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
                 contains("query", &["subject"]),
             ];
             let hits = sys.matching("tickets", &keys, input, &|_| true);
-            let Some(hits) = hits else {
+            let Some((hits, on)) = hits else {
                 return Err(ConnectorError::invalid_input(format!(
                     "{what}: give at least one of `ticket_id`, `requester_email`, `status`, `query`"
                 )));
@@ -717,7 +767,7 @@ pub(super) fn zendesk(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             };
             let pick = hits.iter().find(open).or(hits.first()).copied();
             match pick {
-                Some(i) => Ok(found("ticket", sys.record("tickets", i), hits.len())),
+                Some(i) => Ok(found("ticket", sys.record("tickets", i), hits.len(), &on)),
                 None => Err(crate::sandbox::store::not_found(&what, &keys, input)),
             }
         }

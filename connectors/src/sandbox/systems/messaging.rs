@@ -97,7 +97,16 @@ pub(super) fn email(sys: &mut System, call: &Call<'_>) -> Result<Value, Connecto
             Ok(json!({ "message": message }))
         }
         "message.send" => {
-            let to = input.str("to").unwrap_or_default().to_string();
+            let to = input
+                .str("to")
+                .or_else(|| input.str("email"))
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ConnectorError::invalid_input(format!(
+                        "{}: give the recipient, `to` or `email`",
+                        call.what()
+                    ))
+                })?;
             let summary = summarize(input.raw());
             let subject = input
                 .str("subject")
@@ -150,7 +159,16 @@ pub(super) fn twilio(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             Ok(json!({ "message": sys.record("messages", i) }))
         }
         "sms.send" => {
-            let to = input.str("to").unwrap_or_default().to_string();
+            let to = input
+                .str("to")
+                .or_else(|| input.str("phone"))
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    ConnectorError::invalid_input(format!(
+                        "{}: give the recipient, `to` or `phone`",
+                        call.what()
+                    ))
+                })?;
             if to == OUR_NUMBER {
                 return Err(ConnectorError::permanent(
                     "invalid_recipient",

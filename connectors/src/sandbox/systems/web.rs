@@ -56,19 +56,29 @@ pub(super) fn sheets_seed(manifest: &ConnectorManifest, sys: &mut System, world:
     }
 }
 
-fn sheet_name(sys: &System, what: &str, given: Option<&str>) -> Result<String, ConnectorError> {
-    let given = given.unwrap_or("Sheet1");
-    sys.all("sheets")
+/// The sheet named `given` (default `Sheet1`). The simulated spreadsheet
+/// has every sheet a plan names: one not seen before is added, empty,
+/// its columns set by the first row appended.
+fn sheet_name(sys: &mut System, what: &str, given: Option<&str>) -> Result<String, ConnectorError> {
+    let given = given.unwrap_or("Sheet1").trim();
+    if let Some(name) = sys
+        .all("sheets")
         .iter()
         .filter_map(|s| s["name"].as_str())
-        .find(|n| n.eq_ignore_ascii_case(given.trim()))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ConnectorError::permanent(
-                "not_found",
-                format!("{what}: the spreadsheet has no sheet named {given:?}"),
-            )
-        })
+        .find(|n| n.eq_ignore_ascii_case(given))
+    {
+        return Ok(name.to_string());
+    }
+    if given.is_empty()
+        || given.chars().count() > 100
+        || given.contains(['[', ']', '*', '?', '/', '\\', ':'])
+    {
+        return Err(ConnectorError::invalid_input(format!(
+            "{what}: {given:?} is not a valid sheet name"
+        )));
+    }
+    sys.insert("sheets", json!({"name": given, "headers": []}));
+    Ok(given.to_string())
 }
 
 fn headers(sys: &System, sheet: &str) -> Vec<String> {
@@ -103,15 +113,19 @@ pub(super) fn sheets(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             let i = match input.str("sheet") {
                 Some(s) => {
                     let sheet = sheet_name(sys, &what, Some(s))?;
-                    sys.all("rows")
+                    match sys
+                        .all("rows")
                         .iter()
                         .rposition(|r| r["sheet"] == json!(sheet))
-                        .ok_or_else(|| {
-                            ConnectorError::permanent(
-                                "not_found",
-                                format!("{what}: sheet {sheet} has no rows"),
-                            )
-                        })?
+                    {
+                        Some(i) => i,
+                        None => {
+                            // A new, empty sheet: the event is its first row.
+                            let values = call.op.example_output["row"]["values"].clone();
+                            let row = json!({"sheet": sheet, "row_number": 2, "values": values});
+                            return Ok(json!({ "row": row, "spreadsheet_id": SPREADSHEET_ID }));
+                        }
+                    }
                 }
                 None => pick_event(sys, call, &entity, &[], &|r| r["sheet"] == "Leads")?,
             };
@@ -137,6 +151,10 @@ pub(super) fn sheets(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                             values.insert(h, v.clone());
                         }
                     }
+                    if values.is_empty() && headers(sys, &sheet).is_empty() {
+                        // A new sheet: its columns are the record's fields.
+                        values = record_values(input.raw());
+                    }
                     if values.is_empty() {
                         return Err(ConnectorError::invalid_input(format!(
                             "{what}: give `values` (column -> value); nothing in the input fits the columns of {sheet}"
@@ -153,6 +171,16 @@ pub(super) fn sheets(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 .max()
                 .unwrap_or(1)
                 + 1;
+            if headers(sys, &sheet).is_empty() {
+                if let Some(i) = sys.index_of("sheets", "name", &sheet) {
+                    sys.set(
+                        "sheets",
+                        i,
+                        "headers",
+                        json!(values.keys().collect::<Vec<_>>()),
+                    );
+                }
+            }
             let row = json!({ "sheet": sheet, "row_number": number, "values": values });
             sys.insert("rows", row.clone());
             Ok(json!({ "row": row }))
@@ -188,11 +216,16 @@ pub(super) fn sheets(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 })
                 .map(|(i, _)| i)
                 .collect();
+            let on: Vec<&str> = [("row_number", number.is_some()), ("value", value.is_some())]
+                .into_iter()
+                .filter_map(|(k, given)| given.then_some(k))
+                .collect();
             match hits.first() {
                 Some(&i) => Ok(super::super::store::found(
                     "row",
                     sys.record("rows", i),
                     hits.len(),
+                    &on,
                 )),
                 None => Err(ConnectorError::permanent(
                     "not_found",
@@ -238,6 +271,23 @@ pub(super) fn sheets(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
         }
         _ => Err(call.unsupported()),
     }
+}
+
+/// The scalar fields of the first record in `raw` (or of `raw` itself),
+/// as a row's values.
+fn record_values(raw: &Value) -> Map<String, Value> {
+    let Some(map) = raw.as_object() else {
+        return Map::new();
+    };
+    let source = map.values().find_map(Value::as_object).unwrap_or(map);
+    source
+        .iter()
+        .filter(|(k, v)| {
+            !matches!(k.as_str(), "sheet" | "values" | "row_number")
+                && (v.is_string() || v.is_number() || v.is_boolean())
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// `key` anywhere in `value`, shallowest first.
