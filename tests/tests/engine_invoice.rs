@@ -143,3 +143,86 @@ async fn the_seed_invoice_example_runs_in_test_mode() {
     assert_eq!(dm.input["email"], json!("dana.brooks@brightline.io"));
     assert_eq!(dm.output["ok"], json!(true));
 }
+
+/// The same with the deterministic planner planning the seed's description.
+#[tokio::test(start_paused = true)]
+async fn the_planned_seed_example_completes_after_approval() {
+    let sandboxes = Sandboxes::new(3);
+    let catalog = Arc::new(nexwatt_connectors::catalog().unwrap().clone());
+    let planner = Arc::new(nexwatt_engine::planner::DeterministicPlanner::new(&catalog));
+    let engine = EngineBuilder::new(
+        Arc::new(MemoryStorage::new()),
+        sandboxes.registry(vec![]),
+        planner,
+        catalog,
+    )
+    .build()
+    .await
+    .unwrap();
+    let ws = WorkspaceId::generate();
+    let agent = engine
+        .create_agent(
+            ws,
+            CreateAgent {
+                name: "invoice-sync-v1".into(),
+                description: SEED_DESCRIPTION.into(),
+                connectors: vec!["quickbooks".into(), "hubspot".into(), "slack".into()],
+                confidence_threshold: Some(0.70),
+                actor: "seed".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(agent.steps_extracted(), 5);
+    assert_eq!(agent.steps_flagged(), 1);
+    let flagged = agent.graph.steps().find(|s| s.flagged).unwrap();
+    assert_eq!(flagged.op(), "hubspot.deal.find");
+    let run = engine
+        .start_run(
+            ws,
+            agent.id,
+            StartRun {
+                mode: RunMode::Test,
+                input: json!({}),
+                actor: "seed".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let run = engine.wait_for_run(ws, run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::AwaitingReview);
+    let esc = engine
+        .list_escalations(ws, EscalationFilter::default(), PageRequest::first())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(esc.reason, EscalationReason::LowConfidence);
+    assert_eq!(esc.step, flagged.step);
+    engine
+        .resolve_escalation(
+            ws,
+            esc.id,
+            Resolve {
+                action: ResolutionAction::Approve,
+                note: Some("ok".into()),
+                actor: "dana".into(),
+                input: None,
+                output: None,
+            },
+        )
+        .await
+        .unwrap();
+    let run = engine.wait_for_run(ws, run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    let effects: Vec<_> = sandboxes
+        .effects()
+        .into_iter()
+        .map(|e| (format!("{}.{}", e.connector, e.operation), e.input))
+        .collect();
+    assert_eq!(effects.len(), 2, "{effects:?}");
+    assert_eq!(effects[0].0, "hubspot.deal.update");
+    assert_eq!(effects[0].1["stage"], json!("Closed Won"));
+    assert_eq!(effects[1].0, "slack.dm.send");
+    assert_eq!(effects[1].1["email"], json!("dana.brooks@brightline.io"));
+}
