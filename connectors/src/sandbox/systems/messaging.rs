@@ -185,7 +185,7 @@ pub(super) fn twilio(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
             let sid = format!("SM{}", sys.token("0123456789abcdef", 32));
             let at = sys.now();
             let message = json!({
-                "sid": sid, "from": input.str("from").unwrap_or(OUR_NUMBER), "to": to, "body": body,
+                "sid": sid, "from": input.str("from_number").unwrap_or(OUR_NUMBER), "to": to, "body": body,
                 "direction": "outbound-api", "status": "queued", "date_created": at,
             });
             sys.insert("messages", message.clone());
