@@ -642,20 +642,28 @@ impl Engine {
             let notified = self.inner.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let run = self.inner.storage.get_run(ws, id).await?;
-            if !matches!(run.status, RunStatus::Queued | RunStatus::Running) {
-                return Ok(run);
-            }
+            // Whether a driver is on it, checked before reading the run: a
+            // driver settles the run's status before it leaves.
             let driven = self
                 .inner
                 .drivers
                 .lock()
                 .map(|d| d.contains_key(&id))
                 .unwrap_or(false);
-            if !driven && self.inner.is_stopping() {
-                return Err(EngineError::unavailable(format!(
-                    "the engine stopped before run {id} finished; it resumes when an engine is built on this storage"
-                )));
+            let run = self.inner.storage.get_run(ws, id).await?;
+            if !matches!(run.status, RunStatus::Queued | RunStatus::Running) {
+                return Ok(run);
+            }
+            if !driven {
+                return Err(if self.inner.is_stopping() {
+                    EngineError::unavailable(format!(
+                        "the engine stopped before run {id} finished; it resumes when an engine is built on this storage"
+                    ))
+                } else {
+                    EngineError::internal(format!(
+                        "run {id} is stalled: its driver stopped on an error (see the log); it resumes when an engine is built on this storage"
+                    ))
+                });
             }
             notified.await;
         }
