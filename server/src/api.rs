@@ -153,12 +153,22 @@ fn is_json_response(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// Gives every error response that is not JSON yet (framework rejections,
+/// Logs every request (debug; server errors at warn) and gives every
+/// error response that is not JSON yet (framework rejections,
 /// body-limit refusals) the `{"error": {"code", "message"}}` envelope,
 /// keeping its status and headers.
 async fn json_errors(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
     let response = next.run(req).await;
     let status = response.status();
+    let micros = started.elapsed().as_micros() as u64;
+    if status.is_server_error() {
+        tracing::warn!(%method, %path, status = status.as_u16(), micros, "request failed");
+    } else {
+        tracing::debug!(%method, %path, status = status.as_u16(), micros, "request");
+    }
     if !(status.is_client_error() || status.is_server_error())
         || is_json_response(response.headers())
     {

@@ -20,7 +20,7 @@ use crate::dto::{
 use crate::keys;
 use crate::serve::{self, ServeError, ServeOptions, DEFAULT_DATA_DIR, DEFAULT_LISTEN};
 
-/// `nexwatt`: the Nexwatt workflow-automation engine's server and command line.
+/// Nexwatt, the workflow-automation engine: its REST server and command line.
 #[derive(Debug, Parser)]
 #[command(name = "nexwatt", version, about, propagate_version = true)]
 pub struct Cli {
