@@ -232,8 +232,9 @@ fn serve(data: &std::path::Path) -> Served {
 
 fn terminate(mut s: Served) -> String {
     let pid = s.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
+    // The shell's own `kill`: no procps needed.
+    assert!(Command::new("sh")
+        .args(["-c", &format!("kill -TERM {pid}")])
         .status()
         .unwrap()
         .success());
