@@ -11,7 +11,8 @@
 #
 # Environment: PORT (default 18080), DURATION (default 15s), CONNECTIONS
 # (default 16), THREADS (default 1), NEXWATT (a built binary; default: build
-# target/release/nexwatt with cargo).
+# target/release/nexwatt with cargo), PRIORITY (a nice value for the server
+# and wrk, e.g. -15 as root on a machine busy with other work; default: none).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,6 +20,11 @@ PORT="${PORT:-18080}"
 DURATION="${DURATION:-15s}"
 CONNECTIONS="${CONNECTIONS:-16}"
 THREADS="${THREADS:-1}"
+PRIORITY="${PRIORITY:-}"
+RUN=()
+if [[ -n "$PRIORITY" ]]; then
+    RUN=(nice -n "$PRIORITY")
+fi
 
 if ! command -v wrk >/dev/null 2>&1; then
     echo "wrk is not installed; on Debian/Ubuntu: apt-get install -y wrk" >&2
@@ -41,7 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$NEXWATT" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
+"${RUN[@]}" "$NEXWATT" serve --data-dir "$WORK/data" --listen "127.0.0.1:$PORT" \
     --rate-limit 1000000000 >"$WORK/serve.log" 2>"$WORK/serve.err" &
 SERVER_PID=$!
 
@@ -107,7 +113,7 @@ bench() {
     echo "== $label ($conns connections, $DURATION)" >&2
     local out before after
     before="$(cpu_ticks)"
-    out="$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s "$script" "$url")"
+    out="$("${RUN[@]}" wrk -t"$THREADS" -c"$conns" -d"$DURATION" --latency -s "$script" "$url")"
     after="$(cpu_ticks)"
     echo "$out" >&2
     local line
@@ -126,5 +132,5 @@ bench "GET /v1/runs (max)" "$WORK/get.lua" "$BASE/runs" "$CONNECTIONS"
 bench "POST /v1/agents (max)" "$WORK/post.lua" "$BASE/agents" "$CONNECTIONS"
 
 echo
-echo "nexwatt load test ($(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg), wrk -t$THREADS, $DURATION each)"
+echo "nexwatt load test ($(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg), wrk -t$THREADS, $DURATION each${PRIORITY:+, nice $PRIORITY})"
 printf '%s\n' "${results[@]}"
