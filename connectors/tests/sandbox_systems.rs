@@ -187,6 +187,9 @@ async fn crm_records_change_and_stay_changed() {
         .await,
         "invalid_input"
     );
+    let taken =
+        json!({"contact_id": id, "property": "email", "value": "maya.chen@acmelogistics.com"});
+    assert_eq!(err(&hs, "contact.update", taken).await, "already_exists");
     // A task on a deal belongs to the deal's owner.
     let task = ok(&hs, "task.create", json!({"deal_id": "7001"})).await;
     assert_eq!(task["task"]["owner_id"], "9001");

@@ -241,6 +241,23 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             if fields.is_empty() {
                 return Err(nothing_to_change(&what, &["property", "properties"]));
             }
+            if let Some(email) = fields
+                .get("email")
+                .and_then(Value::as_str)
+                .map(str::to_lowercase)
+            {
+                // Emails identify contacts: another contact's is refused.
+                if sys
+                    .index_of("contacts", "email", &email)
+                    .is_some_and(|other| other != i)
+                {
+                    return Err(ConnectorError::permanent(
+                        "already_exists",
+                        format!("{what}: another contact has the email {email}"),
+                    ));
+                }
+                fields.insert("email".into(), json!(email));
+            }
             let changed = apply_fields(&what, sys, "contacts", i, &fields, &["id", "created_at"])?;
             Ok(json!({ "contact": sys.record("contacts", i), "changed": changed }))
         }
