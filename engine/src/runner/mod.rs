@@ -744,7 +744,7 @@ impl Driver {
                     ENGINE_ACTOR,
                     format!("waiting {text}"),
                 );
-                self.commit(record, None, vec![event], false).await?;
+                self.checkpoint(record, vec![event], false).await?;
                 let inner = Arc::clone(&self.inner);
                 self.busy[n as usize - 1] = true;
                 self.in_flight.push(Box::pin(async move {
@@ -860,7 +860,7 @@ impl Driver {
             Vec::new()
         };
         let flush = self.needs_flush(step) || (effect == Effect::Write && !self.durable);
-        self.commit(record.clone(), None, events, flush).await?;
+        self.checkpoint(record.clone(), events, flush).await?;
 
         let inner = Arc::clone(&self.inner);
         let operation = step.operation.clone();
@@ -1001,6 +1001,34 @@ impl Driver {
         self.commit(record, Some(&escalation), events, true).await?;
         if let Some(slot) = self.latest.get_mut(n as usize - 1) {
             *slot = Some(escalation);
+        }
+        Ok(())
+    }
+
+    /// Writes a step's `running` checkpoint (and its events) before the
+    /// call. The run itself does not change, so it is not rewritten; a run
+    /// still `queued` goes through [`commit`](Self::commit) to become
+    /// `running` in the same write.
+    async fn checkpoint(
+        &mut self,
+        record: StepRecord,
+        events: Vec<Event>,
+        flush: bool,
+    ) -> Result<(), EngineError> {
+        if self.run.status == RunStatus::Queued {
+            return self.commit(record, None, events, flush).await;
+        }
+        let mut batch = WriteBatch::one(Write::PutStepRecord(record.clone()));
+        for event in events {
+            batch.push(Write::AppendEvent(event));
+        }
+        self.inner.storage.apply(batch).await?;
+        if flush {
+            self.inner.storage.flush().await?;
+            self.durable = true;
+        }
+        if let Some(slot) = self.records.get_mut(record.step as usize - 1) {
+            *slot = record;
         }
         Ok(())
     }
