@@ -268,6 +268,61 @@ async fn idempotent_writes_apply_once_per_key() {
     assert!(effects[0].seq < effects[1].seq);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_retries_with_one_key_apply_once() {
+    let s = Sandboxes::new(5);
+    let hubspot = s.get("hubspot").unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..32 {
+        let hubspot = hubspot.clone();
+        tasks.push(tokio::spawn(async move {
+            // Half the tasks share one key (retries of one step), the
+            // others each have their own (different steps).
+            let key = if n % 2 == 0 {
+                "run-1-3".to_string()
+            } else {
+                format!("run-2-{n}")
+            };
+            hubspot
+                .execute(
+                    "deal.update",
+                    json!({"deal_id": "7001", "stage": "Closed Won"}),
+                    &ctx(&key),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut outputs = Vec::new();
+    for t in tasks {
+        outputs.push(t.await.unwrap());
+    }
+    let effects = hubspot.effects();
+    assert_eq!(
+        effects.len(),
+        1 + 16,
+        "one effect for the shared key, one per other key"
+    );
+    assert_eq!(
+        effects
+            .iter()
+            .filter(|e| e.idempotency_key == "run-1-3")
+            .count(),
+        1
+    );
+    let mut seqs: Vec<u64> = effects.iter().map(|e| e.seq).collect();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 17, "sequence numbers are unique and ordered");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]));
+    let replayed = hubspot
+        .calls()
+        .iter()
+        .filter(|c| c.outcome == CallOutcome::Replayed)
+        .count();
+    assert_eq!(replayed, 15);
+    assert!(outputs.iter().all(|o| o["deal"]["stage"] == "Closed Won"));
+}
+
 #[tokio::test]
 async fn non_idempotent_writes_happen_twice_like_the_real_service() {
     let s = Sandboxes::new(5);
