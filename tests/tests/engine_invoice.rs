@@ -226,3 +226,110 @@ async fn the_planned_seed_example_completes_after_approval() {
     assert_eq!(effects[1].0, "slack.dm.send");
     assert_eq!(effects[1].1["email"], json!("dana.brooks@brightline.io"));
 }
+
+/// The sandbox rate-limits the deal update twice (retry-after 3 s) and the
+/// Slack DM fails for good: the runner waits out the rate limit, updates
+/// the deal once, and escalates the DM; a retry after the fix sends it.
+#[tokio::test(start_paused = true)]
+async fn sandbox_faults_are_retried_or_escalated() {
+    use nexwatt_engine::connector::ConnectorError;
+    use std::time::Duration;
+
+    let sandboxes = Sandboxes::new(9);
+    let catalog = Arc::new(nexwatt_connectors::catalog().unwrap().clone());
+    let engine = EngineBuilder::new(
+        Arc::new(MemoryStorage::new()),
+        sandboxes.registry(vec![]),
+        FixedPlanner::new(
+            seed_plan()
+                .into_iter()
+                .map(|mut s| {
+                    s.flagged = false;
+                    s.confidence = 0.9;
+                    s
+                })
+                .collect(),
+            vec![],
+        ),
+        catalog,
+    )
+    .build()
+    .await
+    .unwrap();
+    let hubspot = sandboxes.get("hubspot").unwrap();
+    let slack = sandboxes.get("slack").unwrap();
+    hubspot.faults().fail_next_on(
+        "deal.update",
+        2,
+        ConnectorError::rate_limited(Some(Duration::from_secs(3))),
+    );
+    slack.faults().fail_next_on(
+        "dm.send",
+        1,
+        ConnectorError::permanent("not_in_channel", "the bot cannot DM this user"),
+    );
+    let ws = WorkspaceId::generate();
+    let agent = engine
+        .create_agent(
+            ws,
+            CreateAgent {
+                name: "invoice-sync".into(),
+                description: SEED_DESCRIPTION.into(),
+                connectors: vec![],
+                confidence_threshold: None,
+                actor: "t".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let run = engine
+        .start_run(
+            ws,
+            agent.id,
+            StartRun {
+                mode: RunMode::Test,
+                input: json!({}),
+                actor: "t".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let run = engine.wait_for_run(ws, run.id).await.unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_secs(6),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(run.status, RunStatus::AwaitingReview);
+    assert_eq!(hubspot.effects_of("deal.update").len(), 1);
+    let detail = engine.get_run(ws, run.id).await.unwrap();
+    assert_eq!(detail.steps[2].attempts, 3);
+    assert_eq!(detail.steps[2].status, StepStatus::Succeeded);
+    let esc = engine
+        .list_escalations(ws, EscalationFilter::default(), PageRequest::first())
+        .await
+        .unwrap()
+        .items
+        .remove(0);
+    assert_eq!(esc.reason, EscalationReason::ApiError);
+    assert_eq!(esc.step, 5);
+    assert!(slack.effects().is_empty());
+    engine
+        .resolve_escalation(
+            ws,
+            esc.id,
+            Resolve {
+                action: ResolutionAction::Retry,
+                note: Some("bot added to the workspace".into()),
+                actor: "dana".into(),
+                input: None,
+                output: None,
+            },
+        )
+        .await
+        .unwrap();
+    let run = engine.wait_for_run(ws, run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(slack.effects_of("dm.send").len(), 1);
+}
