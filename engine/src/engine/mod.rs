@@ -122,7 +122,8 @@ pub struct StartRun {
 /// What [`Engine::resolve_escalation`] needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resolve {
-    /// The decision.
+    /// The decision. `approve` runs the step as planned; on an `api_error`
+    /// or `timeout` escalation it means the same as `retry`.
     pub action: ResolutionAction,
     /// A note for the audit trail.
     #[serde(default)]
