@@ -87,3 +87,24 @@ async fn the_server_routes_every_documented_operation() {
         assert_ne!(r.code(), "route_not_found", "{method} {path}");
     }
 }
+
+#[test]
+fn the_documented_connector_ids_are_the_catalogs() {
+    let doc = openapi();
+    let mut documented: Vec<String> = doc["components"]["schemas"]["CreateAgentRequest"]
+        ["properties"]["connectors"]["items"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let mut catalog: Vec<String> = nexwatt_connectors::catalog()
+        .unwrap()
+        .connectors()
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    documented.sort();
+    catalog.sort();
+    assert_eq!(documented, catalog);
+}
