@@ -24,6 +24,35 @@
 //!   the same idempotency key and input, returns the first result without
 //!   a second effect (with another input it is refused, as Stripe does).
 //!
+//! ## How a sandbox reads its input
+//! Each field the manifest declares is taken from the input object, else
+//! from a record in it (`deal_id` ← `deal.id`, `customer_email` ←
+//! `customer.email`), else — for identifying fields (ids, emails, phones,
+//! numbers, company, a person's names) — from the same name anywhere in
+//! nested records; an email or phone field under another name (`to`) falls
+//! back to the records' `email` / `phone`. A find matches on every key
+//! given, setting aside keys that match no record at all while others do
+//! (another system's id inferred from the records at hand), and reports
+//! `matched_on`.
+//!
+//! ## What the simulated systems hold and enforce
+//! | connector | records | rules worth knowing |
+//! |---|---|---|
+//! | quickbooks | customers, invoices (`INV-4419` paid, `INV-4420` open, `INV-4398` overdue), payments, emails | unique display names; payments reduce the balance, an invoice at 0 is paid, no overpayment |
+//! | hubspot | owners 9001.., contacts, deals (7001 *Acme Logistics - Annual plan*, Contract Sent, owner Dana Brooks), tasks, notes, forms | default pipeline stages and lifecycle stages only; unique contact emails |
+//! | slack | users of the team, channels, messages, direct messages | every well-formed channel name exists; unknown channel ids and bots are refused |
+//! | email | inbox, sent | recipients must be addresses |
+//! | google_sheets | sheets `Leads`, `Orders`, `Sheet1` (and any named), rows | appends fill columns from same-named fields |
+//! | salesforce | users, leads, contacts, opportunities, tasks | standard stages and lead statuses; leads need last name and company |
+//! | stripe | customers, payments, subscriptions, refunds, disputes | refunds up to what is left; cancel now or at period end |
+//! | jira | projects (any well-formed key), issues, comments | statuses To Do → In Progress → In Review → Done; status changes only by transition |
+//! | github | repos (any owner/name), issues, pull requests, releases, comments | labels are a set; comments on issues and pull requests |
+//! | zendesk | tickets, comments | closed tickets are immutable; finds prefer unsolved tickets |
+//! | shopify | orders, customers, products, fulfillments | no fulfilling cancelled or fulfilled orders; tags are a set |
+//! | twilio | messages | recipients are E.164 numbers |
+//! | http | endpoints, posts, webhooks | GET returns what was stored or POSTed at the URL, else an echo |
+//! | core | — | conditions evaluated against the input; delays and approvals simulated |
+//!
 //! ```
 //! use nexwatt_connectors::sandbox::Sandboxes;
 //! use nexwatt_engine::connector::{Connector, ExecutionContext};
