@@ -201,6 +201,14 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
 pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
     std::fs::create_dir_all(&options.data_dir)?;
     let storage = open_storage(&options.data_dir).await?;
+    // Bind before anything starts: a server that cannot listen exits
+    // before it resumes runs or makes a key.
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: options.listen,
+            source,
+        })?;
     let dyn_storage: Arc<dyn Storage> = storage.clone();
     if let Some(new) = keys::bootstrap(dyn_storage.as_ref()).await? {
         println!(
@@ -214,12 +222,6 @@ pub async fn run(options: ServeOptions) -> Result<(), ServeError> {
         WorkspaceRateLimiter::per_minute(options.rate_limit),
     );
     state.body_limit = options.body_limit;
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|source| ServeError::Bind {
-            addr: options.listen,
-            source,
-        })?;
     let local = listener.local_addr()?;
     let shutdown = shutdown_signal();
     println!(

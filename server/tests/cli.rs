@@ -352,3 +352,24 @@ fn client_commands_without_a_server_or_key_say_why() {
         stderr(&no_server)
     );
 }
+
+#[test]
+fn serve_on_a_busy_port_exits_with_a_clear_error_and_makes_no_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let o = run(nexwatt()
+        .env("NEXWATT_DATA_DIR", &data)
+        .env("NEXWATT_LISTEN", &addr)
+        .arg("serve"));
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("cannot listen on"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("nxwt_live_"));
+    let listed = run(nexwatt()
+        .env("NEXWATT_DATA_DIR", &data)
+        .args(["keys", "list", "--json"]));
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let keys: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(keys.as_array().unwrap().is_empty());
+}
