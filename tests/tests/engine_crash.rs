@@ -10,8 +10,9 @@
 //! - every effect belongs to a run the database knows;
 //! - every committed write step has its effect in the log.
 //!
-//! At the end the worker runs once more without being killed; then every
-//! run must be completed or awaiting review, the only escalations are
+//! After every eighth kill, and at the end, a worker runs without being
+//! killed until it has settled every run; then every run must be completed
+//! or awaiting review, the only escalations are
 //! `api_error`s for outcomes the crash made unknown, and every effect is
 //! accounted for by its step.
 //!
@@ -203,24 +204,42 @@ fn runs_survive_sigkill_without_lost_steps_or_duplicate_effects() {
         drop(child);
         let state = rt.block_on(read_state(&db, ws));
         check(&state, &effects(&log), &mut committed);
+        if i % 8 == 7 {
+            finish_and_check(&db, &log, ws, seed ^ u64::from(i), &rt, &mut committed);
+        }
     }
 
-    // Let the last incarnation finish every run.
-    let mut child = spawn(&db, &log, ws, "finish", seed ^ 1);
+    // Every few kills, and at the end, let a worker finish every run.
+    let (runs, completed, waiting, unknown, effect_count) =
+        finish_and_check(&db, &log, ws, seed ^ 1, &rt, &mut committed);
+    assert!(runs >= 3, "the workload ran ({runs} runs)");
+    eprintln!(
+        "engine crash test: {runs} runs ({completed} completed, {waiting} awaiting review with {unknown} unknown outcomes), {effect_count} effects"
+    );
+}
+
+/// Lets a worker finish every run (no kill), then checks that every run is
+/// completed or awaiting review, that the only escalations are unknown
+/// outcomes, and that every effect is accounted for by its step. Returns
+/// (runs, completed, waiting, unknown outcomes, effects).
+fn finish_and_check(
+    db: &Path,
+    log_path: &Path,
+    ws: WorkspaceId,
+    seed: u64,
+    rt: &tokio::runtime::Runtime,
+    committed: &mut HashMap<Key, (StepStatus, Option<Value>)>,
+) -> (usize, usize, usize, usize, usize) {
+    let mut child = spawn(db, log_path, ws, "finish", seed);
     wait_for_line(&mut child, "DONE");
     let status = child.0.wait().unwrap();
     assert!(status.success(), "finishing worker failed: {status}");
     drop(child);
 
-    let state = rt.block_on(read_state(&db, ws));
-    let log = effects(&log);
-    check(&state, &log, &mut committed);
-    assert!(
-        state.runs.len() >= 3,
-        "the workload ran ({} runs)",
-        state.runs.len()
-    );
-    let storage = rt.block_on(SledStorage::open(&db)).unwrap();
+    let state = rt.block_on(read_state(db, ws));
+    let log = effects(log_path);
+    check(&state, &log, committed);
+    let storage = rt.block_on(SledStorage::open(db)).unwrap();
     let effect_keys: HashMap<&str, &Value> = log
         .iter()
         .map(|e| (e["key"].as_str().unwrap(), e))
@@ -284,9 +303,5 @@ fn runs_survive_sigkill_without_lost_steps_or_duplicate_effects() {
             }
         }
     }
-    eprintln!(
-        "engine crash test: {} runs ({completed} completed, {waiting} awaiting review with {unknown} unknown outcomes), {} effects",
-        state.runs.len(),
-        log.len()
-    );
+    (state.runs.len(), completed, waiting, unknown, log.len())
 }
