@@ -1410,7 +1410,11 @@ async fn call_with_retries(
     let mut calls = 0;
     loop {
         let permit = Arc::clone(&inner.step_permits).acquire_owned().await;
-        let deadline = tokio::time::Instant::now() + limits.step_timeout;
+        let now = tokio::time::Instant::now();
+        // A huge timeout means "none": cap it instead of overflowing.
+        let deadline = now
+            .checked_add(limits.step_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400));
         let span = tracing::info_span!("step", run = %run_id, step, operation);
         let ctx = ExecutionContext {
             mode,
