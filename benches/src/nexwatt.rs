@@ -1,0 +1,117 @@
+//! Nexwatt set up for benchmarks: an engine over a given storage with the
+//! no-op connector, and one active agent whose plan is a hand-built graph.
+
+use std::sync::Arc;
+
+use nexwatt_engine::id::{AgentId, RunId, WorkspaceId};
+use nexwatt_engine::model::{Run, RunMode, RunStatus, StepGraph};
+use nexwatt_engine::storage::Storage;
+use nexwatt_engine::{CreateAgent, Engine, EngineBuilder, EngineError, EngineLimits, StartRun};
+
+use crate::noop;
+use crate::planner::FixedPlanner;
+
+/// Why a benchmark's run did not go as it must.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BenchError {
+    /// The engine refused or failed.
+    #[error("engine: {0}")]
+    Engine(#[from] EngineError),
+    /// A run ended in another status than the benchmark expects.
+    #[error("run {run} ended {found}, expected {expected}")]
+    UnexpectedStatus {
+        /// The run.
+        run: RunId,
+        /// Its status.
+        found: &'static str,
+        /// The status the benchmark waits for.
+        expected: &'static str,
+    },
+}
+
+/// An engine with one active agent to run.
+#[derive(Debug, Clone)]
+pub struct NexwattBench {
+    /// The engine.
+    pub engine: Engine,
+    /// The workspace the agent lives in.
+    pub workspace: WorkspaceId,
+    /// The agent, whose plan is the graph given to [`NexwattBench::new`].
+    pub agent: AgentId,
+}
+
+impl NexwattBench {
+    /// Builds an engine over `storage` (no-op connector, `limits`), creates
+    /// an agent whose plan is `graph` through [`Engine::create_agent`] and
+    /// activates it.
+    pub async fn new(
+        storage: Arc<dyn Storage>,
+        graph: StepGraph,
+        limits: EngineLimits,
+    ) -> Result<Self, BenchError> {
+        let engine = EngineBuilder::new(
+            storage,
+            noop::registry(),
+            Arc::new(FixedPlanner::new(graph)),
+            Arc::new(noop::catalog()),
+        )
+        .limits(limits)
+        .build()
+        .await?;
+        let workspace = WorkspaceId::generate();
+        let agent = engine
+            .create_agent(
+                workspace,
+                CreateAgent {
+                    name: "bench".to_string(),
+                    description: "Runs no-op steps for a benchmark.".to_string(),
+                    connectors: Vec::new(),
+                    confidence_threshold: None,
+                    actor: "bench".to_string(),
+                },
+            )
+            .await?;
+        engine.activate_agent(workspace, agent.id, "bench").await?;
+        Ok(Self {
+            engine,
+            workspace,
+            agent: agent.id,
+        })
+    }
+
+    /// Starts a live run of the agent and returns it at once.
+    pub async fn start(&self) -> Result<Run, BenchError> {
+        Ok(self
+            .engine
+            .start_run(
+                self.workspace,
+                self.agent,
+                StartRun {
+                    mode: RunMode::Live,
+                    input: serde_json::Value::Null,
+                    actor: "bench".to_string(),
+                },
+            )
+            .await?)
+    }
+
+    /// Waits until run `id` stops running and checks it ended `expected`.
+    pub async fn wait(&self, id: RunId, expected: RunStatus) -> Result<Run, BenchError> {
+        let run = self.engine.wait_for_run(self.workspace, id).await?;
+        if run.status != expected {
+            return Err(BenchError::UnexpectedStatus {
+                run: id,
+                found: run.status.as_str(),
+                expected: expected.as_str(),
+            });
+        }
+        Ok(run)
+    }
+
+    /// One run end to end: start it, wait until it has completed.
+    pub async fn run_to_completion(&self) -> Result<Run, BenchError> {
+        let run = self.start().await?;
+        self.wait(run.id, RunStatus::Completed).await
+    }
+}
