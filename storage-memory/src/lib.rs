@@ -4,9 +4,10 @@
 //! process memory. For tests, for trying Nexwatt out, and for hosts that
 //! persist elsewhere. Nothing survives the process; `flush` is a no-op.
 //!
-//! Records live in hash maps by id; lists page through BTreeSet secondary
-//! indexes ([`IndexKey`]s, one entry per filter combination a record can
-//! match), so one page costs O(limit · log n) whatever the table's size.
+//! Records live in hash maps by id. Lists page through secondary indexes:
+//! for every filter combination a record can match (an [`IndexKey`]
+//! prefix), a `BTreeSet` of ids, so one page costs O(limit + log n)
+//! whatever the table's size.
 //! Every batch is applied under one write lock: all preconditions are
 //! checked first (by [`plan_batch`]), then every write lands.
 //!
@@ -23,6 +24,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Bound;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -36,6 +38,47 @@ use nexwatt_engine::storage::{
     AgentFilter, EscalationFilter, EventFilter, Page, PageRequest, RunFilter, Storage,
     StorageError, StorageErrorKind, WriteBatch,
 };
+
+/// A fast hasher for keys made of ULIDs (random in their low 80 bits):
+/// a folded 128-bit multiply per word instead of SipHash. Ids come from
+/// the engine's generator, not from clients, so there is no collision
+/// attack to defend against here.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let product = u128::from(self.0 ^ word).wrapping_mul(u128::from(K));
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.mix(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.mix(i);
+    }
+    fn write_u128(&mut self, i: u128) {
+        self.mix(i as u64);
+        self.mix((i >> 64) as u64);
+    }
+}
+
+type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// A record type with an id, a workspace and index entries.
 trait Record: Clone {
@@ -92,18 +135,19 @@ impl Record for Event {
     }
 }
 
-/// Records of one type by id, and their secondary index.
+/// Records of one type by id, and their secondary index: for each index
+/// prefix (an [`IndexKey`] with id 0), the ids under it in order.
 #[derive(Debug)]
 struct Table<T> {
-    records: HashMap<u128, T>,
-    index: BTreeSet<IndexKey>,
+    records: IdMap<u128, T>,
+    index: IdMap<IndexKey, BTreeSet<u128>>,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Self {
-            records: HashMap::new(),
-            index: BTreeSet::new(),
+            records: IdMap::default(),
+            index: IdMap::default(),
         }
     }
 }
@@ -118,11 +162,19 @@ impl<T: Record> Table<T> {
         if let Some(old) = old {
             for key in old.entries() {
                 if !new_entries.contains(&key) {
-                    self.index.remove(&key);
+                    let prefix = key.with_id(0);
+                    if let Some(ids) = self.index.get_mut(&prefix) {
+                        ids.remove(&key.id);
+                        if ids.is_empty() {
+                            self.index.remove(&prefix);
+                        }
+                    }
                 }
             }
         }
-        self.index.extend(new_entries);
+        for key in new_entries {
+            self.index.entry(key.with_id(0)).or_default().insert(key.id);
+        }
         self.records.insert(new.id(), new);
     }
 
@@ -150,12 +202,17 @@ impl<T: Record> Table<T> {
             });
         };
         let mut items = Vec::with_capacity(page.limit() + 1);
-        for key in self
-            .index
-            .range((Bound::Included(low), Bound::Included(high)))
+        let Some(ids) = self.index.get(&scan.with_id(0)) else {
+            return Ok(Page {
+                items,
+                next_cursor: None,
+            });
+        };
+        for id in ids
+            .range((Bound::Included(low.id), Bound::Included(high.id)))
             .take(page.limit() + 1)
         {
-            match self.records.get(&key.id) {
+            match self.records.get(id) {
                 Some(record) => items.push(record.clone()),
                 None => {
                     return Err(StorageError::new(
@@ -177,7 +234,7 @@ struct Inner {
     agents: Table<Agent>,
     runs: Table<Run>,
     unfinished: BTreeSet<RunId>,
-    steps: HashMap<RunId, BTreeMap<u32, StepRecord>>,
+    steps: IdMap<RunId, BTreeMap<u32, StepRecord>>,
     escalations: Table<Escalation>,
     events: Table<Event>,
 }
@@ -263,7 +320,7 @@ impl MemoryStorage {
     }
 
     /// [`Storage::apply`] without the async wrapper.
-    pub fn apply_now(&self, batch: &WriteBatch) -> Result<(), StorageError> {
+    pub fn apply_now(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let mut inner = self.write_lock()?;
         let changes = plan_batch(batch, &mut &*inner)?;
         for change in changes {
@@ -283,7 +340,7 @@ fn poisoned() -> StorageError {
 #[async_trait]
 impl Storage for MemoryStorage {
     async fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        self.apply_now(&batch)
+        self.apply_now(batch)
     }
 
     async fn flush(&self) -> Result<(), StorageError> {

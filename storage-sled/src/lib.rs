@@ -8,12 +8,19 @@
 //!
 //! ## Layout
 //!
-//! Everything lives in one sled tree (`nexwatt`), so every
-//! [`Storage::apply`] is a single-tree sled transaction: the batch's
-//! preconditions are checked inside it (by the engine's shared
-//! [`plan_batch`]) and a failing one aborts it, so no batch is ever half
-//! written. Keys start with a table byte; ids are their 16 big-endian ULID
-//! bytes, so keys sort like ids:
+//! Everything lives in one sled tree (`nexwatt`). Every [`Storage::apply`]
+//! takes the store's write lock, checks the batch's preconditions (with
+//! the engine's shared [`plan_batch`]) and writes all of it as one atomic
+//! `sled::Batch`: sled recovers a batch whole or not at all after a crash,
+//! readers (who hold the read lock) never see half of one, and since
+//! sled's file lock keeps other processes out and the write lock other
+//! writers, the checks still hold when the batch lands. (A sled
+//! transaction would do the same job at about twice the cost: each of its
+//! writes reads the key first.) Open one database path once per process
+//! and share clones of the handle.
+//!
+//! Keys start with a table byte; ids are their 16 big-endian ULID bytes,
+//! so keys sort like ids:
 //!
 //! | table | key | value |
 //! |---|---|---|
@@ -46,6 +53,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use nexwatt_engine::id::{AgentId, ApiKeyId, EscalationId, EventId, RunId, WorkspaceId};
@@ -59,9 +67,6 @@ use nexwatt_engine::storage::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
 
 const TREE: &str = "nexwatt";
 const FORMAT_KEY: &[u8] = b"mformat";
@@ -182,6 +187,9 @@ impl SledConfig {
 pub struct SledStorage {
     db: sled::Db,
     tree: sled::Tree,
+    /// Writers hold it for writing while they check and apply a batch;
+    /// readers of several keys hold it for reading.
+    lock: Arc<RwLock<()>>,
 }
 
 impl SledStorage {
@@ -233,7 +241,11 @@ impl SledStorage {
             }
         }
         tracing::debug!(path = %config.path.display(), "opened sled storage");
-        Ok(Self { db, tree })
+        Ok(Self {
+            db,
+            tree,
+            lock: Arc::new(RwLock::new(())),
+        })
     }
 
     /// A database in a temporary directory, deleted when the last handle
@@ -253,17 +265,19 @@ impl SledStorage {
         T: Send + 'static,
         F: FnOnce(&Reader) -> Result<T, StorageError> + Send + 'static,
     {
-        let reader = Reader {
-            tree: self.tree.clone(),
-        };
-        tokio::task::spawn_blocking(move || f(&reader))
-            .await
-            .map_err(join_error)?
+        let tree = self.tree.clone();
+        let lock = Arc::clone(&self.lock);
+        tokio::task::spawn_blocking(move || {
+            let _guard = lock.read().map_err(|_| poisoned())?;
+            f(&Reader { tree })
+        })
+        .await
+        .map_err(join_error)?
     }
 
     /// [`Storage::apply`] on the calling thread (which it blocks).
-    pub fn apply_blocking(&self, batch: &WriteBatch) -> Result<(), StorageError> {
-        apply_batch(&self.tree, batch)
+    pub fn apply_blocking(&self, batch: WriteBatch) -> Result<(), StorageError> {
+        apply_batch(&self.tree, &self.lock, batch)
     }
 }
 
@@ -275,191 +289,155 @@ fn join_error(e: tokio::task::JoinError) -> StorageError {
     .with_source(e)
 }
 
-/// An error inside a transaction: a storage error aborts it; a sled
-/// conflict makes sled run it again.
-enum TxError {
-    Abort(StorageError),
-    Sled(UnabortableTransactionError),
+/// Reads the batch planner makes, under the write lock.
+struct TreeState<'a> {
+    tree: &'a sled::Tree,
 }
 
-impl From<StorageError> for TxError {
-    fn from(e: StorageError) -> Self {
-        Self::Abort(e)
-    }
-}
-
-impl From<UnabortableTransactionError> for TxError {
-    fn from(e: UnabortableTransactionError) -> Self {
-        Self::Sled(e)
-    }
-}
-
-impl TxError {
-    fn into_sled(self) -> ConflictableTransactionError<StorageError> {
-        match self {
-            Self::Abort(e) => ConflictableTransactionError::Abort(e),
-            Self::Sled(e) => e.into(),
-        }
-    }
-}
-
-struct TxState<'a> {
-    tx: &'a TransactionalTree,
-}
-
-impl TxState<'_> {
+impl TreeState<'_> {
     fn record<T: DeserializeOwned>(
         &self,
         table: u8,
         id: u128,
         what: &str,
-    ) -> Result<Option<T>, TxError> {
-        match self.tx.get(id_key(table, id))? {
+    ) -> Result<Option<T>, StorageError> {
+        match self.tree.get(id_key(table, id)).map_err(read_error)? {
             None => Ok(None),
-            Some(bytes) => Ok(Some(decode(&bytes, what).map_err(TxError::Abort)?)),
+            Some(bytes) => decode(&bytes, what).map(Some),
         }
+    }
+
+    fn exists(&self, key: &[u8]) -> Result<bool, StorageError> {
+        self.tree.contains_key(key).map_err(read_error)
     }
 }
 
-impl BatchState for TxState<'_> {
-    type Error = TxError;
+impl BatchState for TreeState<'_> {
+    type Error = StorageError;
 
-    fn workspace_exists(&mut self, id: WorkspaceId) -> Result<bool, TxError> {
-        Ok(self.tx.get(id_key(T_WORKSPACE, id.ulid().0))?.is_some())
+    fn workspace_exists(&mut self, id: WorkspaceId) -> Result<bool, StorageError> {
+        self.exists(&id_key(T_WORKSPACE, id.ulid().0))
     }
-    fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, TxError> {
+    fn api_key(&mut self, id: ApiKeyId) -> Result<Option<ApiKeyRecord>, StorageError> {
         self.record(T_API_KEY, id.ulid().0, "api key")
     }
-    fn api_key_by_hash(&mut self, hash: &KeyHash) -> Result<Option<ApiKeyId>, TxError> {
-        match self.tx.get(hash_key(hash))? {
+    fn api_key_by_hash(&mut self, hash: &KeyHash) -> Result<Option<ApiKeyId>, StorageError> {
+        match self.tree.get(hash_key(hash)).map_err(read_error)? {
             None => Ok(None),
-            Some(bytes) => {
-                let id = decode_id(&bytes).map_err(TxError::Abort)?;
-                Ok(Some(ApiKeyId::from_bytes(id.to_be_bytes())))
-            }
+            Some(bytes) => Ok(Some(ApiKeyId::from_bytes(decode_id(&bytes)?.to_be_bytes()))),
         }
     }
-    fn agent(&mut self, id: AgentId) -> Result<Option<Agent>, TxError> {
+    fn agent(&mut self, id: AgentId) -> Result<Option<Agent>, StorageError> {
         self.record(T_AGENT, id.ulid().0, "agent")
     }
-    fn run(&mut self, id: RunId) -> Result<Option<Run>, TxError> {
+    fn run(&mut self, id: RunId) -> Result<Option<Run>, StorageError> {
         self.record(T_RUN, id.ulid().0, "run")
     }
-    fn escalation(&mut self, id: EscalationId) -> Result<Option<Escalation>, TxError> {
+    fn escalation(&mut self, id: EscalationId) -> Result<Option<Escalation>, StorageError> {
         self.record(T_ESCALATION, id.ulid().0, "escalation")
     }
-    fn event_exists(&mut self, id: EventId) -> Result<bool, TxError> {
-        Ok(self.tx.get(id_key(T_EVENT, id.ulid().0))?.is_some())
+    fn event_exists(&mut self, id: EventId) -> Result<bool, StorageError> {
+        self.exists(&id_key(T_EVENT, id.ulid().0))
     }
 }
 
-fn reindex(
-    tx: &TransactionalTree,
-    table: u8,
-    old: Vec<IndexKey>,
-    new: Vec<IndexKey>,
-) -> Result<(), UnabortableTransactionError> {
-    for key in &old {
+fn reindex(batch: &mut sled::Batch, table: u8, old: &[IndexKey], new: &[IndexKey]) {
+    for key in old {
         if !new.contains(key) {
-            tx.remove(&index_key(table, key)[..])?;
+            batch.remove(&index_key(table, key)[..]);
         }
     }
-    for key in &new {
+    for key in new {
         if !old.contains(key) {
-            tx.insert(&index_key(table, key)[..], &[][..])?;
+            batch.insert(&index_key(table, key)[..], &[][..]);
         }
     }
-    Ok(())
 }
 
-fn write_change(tx: &TransactionalTree, change: &Change) -> Result<(), TxError> {
-    let put = |table: u8, id: u128, bytes: Vec<u8>| tx.insert(&id_key(table, id)[..], bytes);
+fn write_change(batch: &mut sled::Batch, change: &Change) -> Result<(), StorageError> {
     match change {
         Change::Workspace(w) => {
-            put(
-                T_WORKSPACE,
-                w.id.ulid().0,
-                encode(w).map_err(TxError::Abort)?,
-            )?;
+            batch.insert(&id_key(T_WORKSPACE, w.id.ulid().0)[..], encode(w)?);
         }
         Change::ApiKey { old, new } => {
             if let Some(old) = old {
                 if old.hash != new.hash {
-                    tx.remove(hash_key(&old.hash))?;
+                    batch.remove(hash_key(&old.hash));
                 }
             }
-            tx.insert(hash_key(&new.hash), &new.id.to_bytes()[..])?;
-            put(
-                T_API_KEY,
-                new.id.ulid().0,
-                encode(new).map_err(TxError::Abort)?,
-            )?;
+            batch.insert(hash_key(&new.hash), &new.id.to_bytes()[..]);
+            batch.insert(&id_key(T_API_KEY, new.id.ulid().0)[..], encode(new)?);
         }
         Change::Agent { old, new } => {
             let old_keys = old.as_ref().map(backend::agent_entries).unwrap_or_default();
-            reindex(tx, I_AGENT, old_keys, backend::agent_entries(new))?;
-            put(
-                T_AGENT,
-                new.id.ulid().0,
-                encode(new).map_err(TxError::Abort)?,
-            )?;
+            reindex(batch, I_AGENT, &old_keys, &backend::agent_entries(new));
+            batch.insert(&id_key(T_AGENT, new.id.ulid().0)[..], encode(new)?);
         }
         Change::Run { old, new } => {
             let old_keys = old.as_ref().map(backend::run_entries).unwrap_or_default();
-            reindex(tx, I_RUN, old_keys, backend::run_entries(new))?;
+            reindex(batch, I_RUN, &old_keys, &backend::run_entries(new));
             let unfinished = id_key(T_UNFINISHED, new.id.ulid().0);
             if backend::is_unfinished(new.status) {
-                tx.insert(&unfinished[..], &[][..])?;
+                batch.insert(&unfinished[..], &[][..]);
             } else if old
                 .as_ref()
                 .is_some_and(|o| backend::is_unfinished(o.status))
             {
-                tx.remove(&unfinished[..])?;
+                batch.remove(&unfinished[..]);
             }
-            put(T_RUN, new.id.ulid().0, encode(new).map_err(TxError::Abort)?)?;
+            batch.insert(&id_key(T_RUN, new.id.ulid().0)[..], encode(new)?);
         }
         Change::Step(s) => {
-            tx.insert(
-                &step_key(s.run_id, s.step)[..],
-                encode(s).map_err(TxError::Abort)?,
-            )?;
+            batch.insert(&step_key(s.run_id, s.step)[..], encode(s)?);
         }
         Change::Escalation { old, new } => {
             let old_keys = old
                 .as_ref()
                 .map(backend::escalation_entries)
                 .unwrap_or_default();
-            reindex(tx, I_ESCALATION, old_keys, backend::escalation_entries(new))?;
-            put(
-                T_ESCALATION,
-                new.id.ulid().0,
-                encode(new).map_err(TxError::Abort)?,
-            )?;
+            reindex(
+                batch,
+                I_ESCALATION,
+                &old_keys,
+                &backend::escalation_entries(new),
+            );
+            batch.insert(&id_key(T_ESCALATION, new.id.ulid().0)[..], encode(new)?);
         }
         Change::Event(e) => {
-            reindex(tx, I_EVENT, Vec::new(), backend::event_entries(e))?;
-            put(T_EVENT, e.id.ulid().0, encode(e).map_err(TxError::Abort)?)?;
+            reindex(batch, I_EVENT, &[], &backend::event_entries(e));
+            batch.insert(&id_key(T_EVENT, e.id.ulid().0)[..], encode(e)?);
         }
     }
     Ok(())
 }
 
-fn apply_batch(tree: &sled::Tree, batch: &WriteBatch) -> Result<(), StorageError> {
-    let result = tree.transaction(|tx| {
-        let changes = plan_batch(batch, &mut TxState { tx }).map_err(TxError::into_sled)?;
-        for change in &changes {
-            write_change(tx, change).map_err(TxError::into_sled)?;
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => Ok(()),
-        Err(TransactionError::Abort(e)) => Err(e),
-        Err(TransactionError::Storage(e)) => Err(write_error(e)),
+/// Checks the batch and writes it as one atomic sled batch, under the
+/// store's write lock: no other write of this store runs in between (and
+/// sled's file lock keeps other processes out), so the checks still hold
+/// when the batch lands; readers, under the read lock, see all of it or
+/// none of it; and sled recovers a batch whole or not at all after a crash.
+fn apply_batch(
+    tree: &sled::Tree,
+    lock: &RwLock<()>,
+    batch: WriteBatch,
+) -> Result<(), StorageError> {
+    let _guard = lock.write().map_err(|_| poisoned())?;
+    let changes = plan_batch(batch, &mut TreeState { tree })?;
+    let mut writes = sled::Batch::default();
+    for change in &changes {
+        write_change(&mut writes, change)?;
     }
+    tree.apply_batch(writes).map_err(write_error)
 }
 
-/// Reads outside transactions.
+fn poisoned() -> StorageError {
+    StorageError::new(
+        StorageErrorKind::Unavailable,
+        "sled storage lock poisoned by a panicking thread",
+    )
+}
+
+/// Reads, under the read lock.
 struct Reader {
     tree: sled::Tree,
 }
@@ -560,7 +538,8 @@ impl Reader {
 impl Storage for SledStorage {
     async fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
         let tree = self.tree.clone();
-        tokio::task::spawn_blocking(move || apply_batch(&tree, &batch))
+        let lock = Arc::clone(&self.lock);
+        tokio::task::spawn_blocking(move || apply_batch(&tree, &lock, batch))
             .await
             .map_err(join_error)?
     }

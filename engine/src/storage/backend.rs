@@ -429,7 +429,7 @@ fn check_update(
 ///
 /// A step record may name a run created or updated earlier in the batch.
 pub fn plan_batch<S: BatchState>(
-    batch: &WriteBatch,
+    batch: WriteBatch,
     state: &mut S,
 ) -> Result<Vec<Change>, S::Error> {
     if batch.is_empty() {
@@ -437,36 +437,30 @@ pub fn plan_batch<S: BatchState>(
             StorageError::new(StorageErrorKind::InvalidRequest, "empty write batch").into(),
         );
     }
-    let mut seen = HashSet::with_capacity(batch.writes().len());
-    for write in batch.writes() {
-        if !seen.insert(target(write)) {
-            return Err(StorageError::new(
-                StorageErrorKind::InvalidRequest,
-                "a write batch may write each record only once",
-            )
-            .into());
-        }
+    if has_duplicates(batch.writes()) {
+        return Err(StorageError::new(
+            StorageErrorKind::InvalidRequest,
+            "a write batch may write each record only once",
+        )
+        .into());
     }
     let mut changes: Vec<Change> = Vec::with_capacity(batch.writes().len());
     let mut new_hashes: Vec<(KeyHash, ApiKeyId)> = Vec::new();
-    for write in batch.writes() {
+    for write in batch.into_writes() {
         let change = match write {
             Write::CreateWorkspace(w) => {
                 if state.workspace_exists(w.id)? {
                     return Err(StorageError::already_exists(format!("workspace {}", w.id)).into());
                 }
-                Change::Workspace(w.clone())
+                Change::Workspace(w)
             }
             Write::CreateApiKey(k) => {
                 if state.api_key(k.id)?.is_some() {
                     return Err(StorageError::already_exists(format!("api key {}", k.id)).into());
                 }
-                check_hash(state, &new_hashes, k)?;
+                check_hash(state, &new_hashes, &k)?;
                 new_hashes.push((k.hash.clone(), k.id));
-                Change::ApiKey {
-                    old: None,
-                    new: k.clone(),
-                }
+                Change::ApiKey { old: None, new: k }
             }
             Write::UpdateApiKey(k) => {
                 let old = state.api_key(k.id)?;
@@ -476,9 +470,9 @@ pub fn plan_batch<S: BatchState>(
                     k.workspace,
                     k.revision,
                 )?;
-                check_hash(state, &new_hashes, k)?;
+                check_hash(state, &new_hashes, &k)?;
                 new_hashes.push((k.hash.clone(), k.id));
-                let mut new = k.clone();
+                let mut new = k;
                 new.revision += 1;
                 Change::ApiKey { old, new }
             }
@@ -486,10 +480,7 @@ pub fn plan_batch<S: BatchState>(
                 if state.agent(a.id)?.is_some() {
                     return Err(StorageError::already_exists(format!("agent {}", a.id)).into());
                 }
-                Change::Agent {
-                    old: None,
-                    new: a.clone(),
-                }
+                Change::Agent { old: None, new: a }
             }
             Write::UpdateAgent(a) => {
                 let old = state.agent(a.id)?;
@@ -499,7 +490,7 @@ pub fn plan_batch<S: BatchState>(
                     a.workspace,
                     a.revision,
                 )?;
-                let mut new = a.clone();
+                let mut new = a;
                 new.revision += 1;
                 Change::Agent { old, new }
             }
@@ -507,10 +498,7 @@ pub fn plan_batch<S: BatchState>(
                 if state.run(r.id)?.is_some() {
                     return Err(StorageError::already_exists(format!("run {}", r.id)).into());
                 }
-                Change::Run {
-                    old: None,
-                    new: r.clone(),
-                }
+                Change::Run { old: None, new: r }
             }
             Write::UpdateRun(r) => {
                 let old = state.run(r.id)?;
@@ -520,7 +508,7 @@ pub fn plan_batch<S: BatchState>(
                     r.workspace,
                     r.revision,
                 )?;
-                let mut new = r.clone();
+                let mut new = r;
                 new.revision += 1;
                 Change::Run { old, new }
             }
@@ -540,16 +528,13 @@ pub fn plan_batch<S: BatchState>(
                     ))
                     .into());
                 }
-                Change::Step(s.clone())
+                Change::Step(s)
             }
             Write::CreateEscalation(e) => {
                 if state.escalation(e.id)?.is_some() {
                     return Err(StorageError::already_exists(format!("escalation {}", e.id)).into());
                 }
-                Change::Escalation {
-                    old: None,
-                    new: e.clone(),
-                }
+                Change::Escalation { old: None, new: e }
             }
             Write::UpdateEscalation(e) => {
                 let old = state.escalation(e.id)?;
@@ -559,7 +544,7 @@ pub fn plan_batch<S: BatchState>(
                     e.workspace,
                     e.revision,
                 )?;
-                let mut new = e.clone();
+                let mut new = e;
                 new.revision += 1;
                 Change::Escalation { old, new }
             }
@@ -567,12 +552,24 @@ pub fn plan_batch<S: BatchState>(
                 if state.event_exists(e.id)? {
                     return Err(StorageError::already_exists(format!("event {}", e.id)).into());
                 }
-                Change::Event(e.clone())
+                Change::Event(e)
             }
         };
         changes.push(change);
     }
     Ok(changes)
+}
+
+fn has_duplicates(writes: &[Write]) -> bool {
+    if writes.len() <= 16 {
+        writes
+            .iter()
+            .enumerate()
+            .any(|(i, w)| writes[..i].iter().any(|o| target(o) == target(w)))
+    } else {
+        let mut seen = HashSet::with_capacity(writes.len());
+        writes.iter().any(|w| !seen.insert(target(w)))
+    }
 }
 
 fn check_hash<S: BatchState>(
