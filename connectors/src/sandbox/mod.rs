@@ -32,8 +32,7 @@
 //! nested records; an email or phone field under another name (`to`) falls
 //! back to the records' `email` / `phone`. A find matches on every key
 //! given, setting aside keys that match no record at all while others do
-//! (another system's id inferred from the records at hand), and reports
-//! `matched_on`.
+//! (another system's id inferred from the records at hand).
 //!
 //! ## What the simulated systems hold and enforce
 //! | connector | records | rules worth knowing |

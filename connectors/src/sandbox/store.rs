@@ -200,8 +200,7 @@ impl System {
     }
 
     /// The records of `collection` passing `filter` that match the keys
-    /// given in `input`, and the keys they were matched on; `None` when no
-    /// key is given.
+    /// given in `input`; `None` when no key is given.
     ///
     /// Every given key must match, except that a key matching no record
     /// at all is set aside while others do match: values inferred from the
@@ -214,7 +213,7 @@ impl System {
         keys: &[Key],
         input: &Input,
         filter: &dyn Fn(&Value) -> bool,
-    ) -> Option<(Vec<usize>, Vec<&'static str>)> {
+    ) -> Option<Vec<usize>> {
         let records = self.all(collection);
         let per_key: Vec<(&'static str, Vec<usize>)> = keys
             .iter()
@@ -242,19 +241,18 @@ impl System {
             .filter(|(_, hits)| !hits.is_empty())
             .collect();
         let Some(((_, first), rest)) = used.split_first() else {
-            return Some((Vec::new(), Vec::new()));
+            return Some(Vec::new());
         };
         let hits: Vec<usize> = first
             .iter()
             .copied()
             .filter(|i| rest.iter().all(|(_, other)| other.contains(i)))
             .collect();
-        Some((hits, used.iter().map(|(k, _)| *k).collect()))
+        Some(hits)
     }
 
     /// The first record of `collection` matching the keys given in `input`
-    /// (at least one must be), the number of matches and the keys matched
-    /// on. No key is a permanent `invalid_input`, no match a permanent
+    /// (at least one must be) and the number of matches. No key is a permanent `invalid_input`, no match a permanent
     /// `not_found`.
     pub(crate) fn find_one(
         &self,
@@ -263,7 +261,7 @@ impl System {
         keys: &[Key],
         input: &Input,
         filter: &dyn Fn(&Value) -> bool,
-    ) -> Result<(usize, usize, Vec<&'static str>), ConnectorError> {
+    ) -> Result<(usize, usize), ConnectorError> {
         match self.matching(collection, keys, input, filter) {
             None => Err(ConnectorError::invalid_input(format!(
                 "{what}: give at least one of {}",
@@ -272,8 +270,8 @@ impl System {
                     .collect::<Vec<_>>()
                     .join(", ")
             ))),
-            Some((hits, on)) => match hits.first() {
-                Some(&first) => Ok((first, hits.len(), on)),
+            Some(hits) => match hits.first() {
+                Some(&first) => Ok((first, hits.len())),
                 None => Err(not_found(what, keys, input)),
             },
         }
@@ -327,8 +325,7 @@ pub(crate) fn not_found(what: &str, keys: &[Key], input: &Input) -> ConnectorErr
     )
 }
 
-/// `{"<entity>": record, "match_count": n, "matched_on": [keys]}`, the
-/// output of a find.
-pub(crate) fn found(entity: &str, record: Value, count: usize, on: &[&str]) -> Value {
-    json!({ entity: record, "match_count": count, "matched_on": on })
+/// `{"<entity>": record, "match_count": n}`, the output of a find.
+pub(crate) fn found(entity: &str, record: Value, count: usize) -> Value {
+    json!({ entity: record, "match_count": count })
 }

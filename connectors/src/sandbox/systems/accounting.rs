@@ -94,7 +94,7 @@ fn find_invoice(sys: &System, call: &Call<'_>) -> Result<usize, ConnectorError> 
     sys.find_one(&call.what(), "invoices", INVOICE_KEYS, call.input, &|_| {
         true
     })
-    .map(|(i, _, _)| i)
+    .map(|(i, _)| i)
 }
 
 fn days_between(from: &str, to: &str) -> Option<i64> {
@@ -150,20 +150,19 @@ pub(super) fn execute(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             Ok(json!({ "customer": sys.record("customers", i) }))
         }
         "invoice.find" => {
-            let (i, n, on) =
-                sys.find_one(&what, "invoices", INVOICE_FIND_KEYS, input, &|_| true)?;
-            Ok(found("invoice", sys.record("invoices", i), n, &on))
+            let (i, n) = sys.find_one(&what, "invoices", INVOICE_FIND_KEYS, input, &|_| true)?;
+            Ok(found("invoice", sys.record("invoices", i), n))
         }
         "customer.find" => {
-            let (i, n, on) = sys.find_one(&what, "customers", CUSTOMER_KEYS, input, &|_| true)?;
-            Ok(found("customer", sys.record("customers", i), n, &on))
+            let (i, n) = sys.find_one(&what, "customers", CUSTOMER_KEYS, input, &|_| true)?;
+            Ok(found("customer", sys.record("customers", i), n))
         }
         "invoice.create" => {
             let keys = [
                 exact("customer_id", &["id"]),
                 exact("customer_email", &["email"]),
             ];
-            let (c, _, _) = sys.find_one(&what, "customers", &keys, input, &|_| true)?;
+            let (c, _) = sys.find_one(&what, "customers", &keys, input, &|_| true)?;
             let customer = sys.record("customers", c);
             let amount = cents(input.num("amount").unwrap_or(0.0));
             if amount <= 0.0 {

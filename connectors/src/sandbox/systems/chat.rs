@@ -144,7 +144,7 @@ pub(super) fn slack(sys: &mut System, call: &Call<'_>) -> Result<Value, Connecto
         }
         "dm.send" => {
             let keys = [exact("user_id", &["id"]), exact("email", &["email"])];
-            let (u, _, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
+            let (u, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
             let user = sys.record("users", u);
             if user["is_bot"] == json!(true) {
                 return Err(ConnectorError::permanent(
@@ -168,7 +168,7 @@ pub(super) fn slack(sys: &mut System, call: &Call<'_>) -> Result<Value, Connecto
                 exact("user_id", &["id"]),
                 exact("name", &["name", "real_name"]),
             ];
-            let (i, _, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
+            let (i, _) = sys.find_one(&what, "users", &keys, input, &|_| true)?;
             Ok(json!({ "user": sys.record("users", i) }))
         }
         _ => Err(call.unsupported()),

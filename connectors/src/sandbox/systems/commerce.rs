@@ -128,11 +128,11 @@ pub(super) fn stripe(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 exact("email", &["email"]),
                 exact("name", &["name"]),
             ];
-            let (i, n, on) = sys.find_one(&what, "customers", &keys, input, &|_| true)?;
-            Ok(found("customer", sys.record("customers", i), n, &on))
+            let (i, n) = sys.find_one(&what, "customers", &keys, input, &|_| true)?;
+            Ok(found("customer", sys.record("customers", i), n))
         }
         "refund.create" => {
-            let (i, _, _) = sys.find_one(
+            let (i, _) = sys.find_one(
                 &what,
                 "payments",
                 &[exact("payment_id", &["id"])],
@@ -311,7 +311,7 @@ pub(super) fn shopify_seed(sys: &mut System, world: &World) {
 fn find_product(sys: &System, call: &Call<'_>) -> Result<usize, ConnectorError> {
     let keys = [exact("product_id", &["id"]), exact("sku", &["sku"])];
     sys.find_one(&call.what(), "products", &keys, call.input, &|_| true)
-        .map(|(i, _, _)| i)
+        .map(|(i, _)| i)
 }
 
 pub(super) fn shopify(sys: &mut System, call: &Call<'_>) -> Result<Value, ConnectorError> {
@@ -364,11 +364,11 @@ pub(super) fn shopify(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             )
         }
         "order.find" => {
-            let (i, n, on) = sys.find_one(&what, "orders", ORDER_KEYS, input, &|_| true)?;
-            Ok(found("order", sys.record("orders", i), n, &on))
+            let (i, n) = sys.find_one(&what, "orders", ORDER_KEYS, input, &|_| true)?;
+            Ok(found("order", sys.record("orders", i), n))
         }
         "order.fulfill" => {
-            let (i, _, _) = sys.find_one(
+            let (i, _) = sys.find_one(
                 &what,
                 "orders",
                 &[exact("order_id", &["id"])],
@@ -405,7 +405,7 @@ pub(super) fn shopify(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             Ok(json!({ "order": sys.record("orders", i), "fulfillment": fulfillment }))
         }
         "customer.tag" => {
-            let (i, _, _) = sys.find_one(
+            let (i, _) = sys.find_one(
                 &what,
                 "customers",
                 &[exact("customer_id", &["id"])],

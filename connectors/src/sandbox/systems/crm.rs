@@ -195,8 +195,8 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             }))
         }
         "contact.find" => {
-            let (i, n, on) = sys.find_one(&what, "contacts", CONTACT_KEYS, input, &|_| true)?;
-            Ok(found("contact", sys.record("contacts", i), n, &on))
+            let (i, n) = sys.find_one(&what, "contacts", CONTACT_KEYS, input, &|_| true)?;
+            Ok(found("contact", sys.record("contacts", i), n))
         }
         "contact.create" => {
             let email = input.str("email").unwrap_or_default().to_string();
@@ -226,7 +226,7 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
         }
         "contact.update" => {
             let keys = [exact("contact_id", &["id"]), exact("email", &["email"])];
-            let (i, _, _) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
+            let (i, _) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
             let mut fields = input.obj("properties").cloned().unwrap_or_default();
             if let Some(property) = input.str("property") {
                 let value = input.get("value").cloned().ok_or_else(|| {
@@ -262,8 +262,8 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             Ok(json!({ "contact": sys.record("contacts", i), "changed": changed }))
         }
         "deal.find" => {
-            let (i, n, on) = sys.find_one(&what, "deals", DEAL_KEYS, input, &|_| true)?;
-            Ok(found("deal", sys.record("deals", i), n, &on))
+            let (i, n) = sys.find_one(&what, "deals", DEAL_KEYS, input, &|_| true)?;
+            Ok(found("deal", sys.record("deals", i), n))
         }
         "deal.create" => {
             let company = input.str("company");
@@ -292,7 +292,7 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             Ok(json!({ "deal": deal }))
         }
         "deal.update" => {
-            let (i, _, _) =
+            let (i, _) =
                 sys.find_one(&what, "deals", &[exact("deal_id", &["id"])], input, &|_| {
                     true
                 })?;
@@ -319,7 +319,7 @@ pub(super) fn hubspot(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             )
         }
         "owner.get" => {
-            let (i, _, _) = sys.find_one(&what, "owners", OWNER_KEYS, input, &|_| true)?;
+            let (i, _) = sys.find_one(&what, "owners", OWNER_KEYS, input, &|_| true)?;
             Ok(json!({ "owner": sys.record("owners", i) }))
         }
         "task.create" => {
@@ -518,7 +518,7 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
         }
         "lead.update" => {
             let keys = [exact("lead_id", &["id"]), exact("email", &["email"])];
-            let (i, _, _) = sys.find_one(&what, "leads", &keys, input, &|_| true)?;
+            let (i, _) = sys.find_one(&what, "leads", &keys, input, &|_| true)?;
             let previous = sys.record("leads", i)["status"].clone();
             let mut fields: Map<String, Value> = input.obj("fields").cloned().unwrap_or_default();
             if let Some(status) = input.str("status") {
@@ -542,8 +542,8 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
                 exact("name", &["name"]),
                 exact("account", &["account"]),
             ];
-            let (i, n, on) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
-            Ok(found("contact", sys.record("contacts", i), n, &on))
+            let (i, n) = sys.find_one(&what, "contacts", &keys, input, &|_| true)?;
+            Ok(found("contact", sys.record("contacts", i), n))
         }
         "opportunity.find" => {
             let keys = [
@@ -552,12 +552,12 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
                 exact("account", &["account"]),
                 exact("email", &["contact_email"]),
             ];
-            let (i, n, on) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
-            Ok(found("opportunity", sys.record("opportunities", i), n, &on))
+            let (i, n) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
+            Ok(found("opportunity", sys.record("opportunities", i), n))
         }
         "opportunity.update" => {
             let keys = [exact("opportunity_id", &["id"])];
-            let (i, _, _) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
+            let (i, _) = sys.find_one(&what, "opportunities", &keys, input, &|_| true)?;
             let previous = sys.record("opportunities", i)["stage"].clone();
             let mut fields: Map<String, Value> = input.obj("fields").cloned().unwrap_or_default();
             if let Some(stage) = input.str("stage") {
@@ -578,7 +578,7 @@ pub(super) fn salesforce(sys: &mut System, call: &Call<'_>) -> Result<Value, Con
             )
         }
         "owner.get" => {
-            let (i, _, _) = sys.find_one(&what, "users", OWNER_KEYS, input, &|_| true)?;
+            let (i, _) = sys.find_one(&what, "users", OWNER_KEYS, input, &|_| true)?;
             Ok(json!({ "owner": sys.record("users", i) }))
         }
         "task.create" => {

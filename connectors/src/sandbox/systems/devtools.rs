@@ -100,7 +100,7 @@ fn find_issue(sys: &System, call: &Call<'_>) -> Result<usize, ConnectorError> {
         call.input,
         &|_| true,
     )
-    .map(|(i, _, _)| i)
+    .map(|(i, _)| i)
 }
 
 fn jira_transition(what: &str, from: &str, to: &str) -> Result<(), ConnectorError> {
@@ -276,8 +276,8 @@ pub(super) fn jira(sys: &mut System, call: &Call<'_>) -> Result<Value, Connector
                 exact("project", &["project"]),
                 exact("status", &["status"]),
             ];
-            let (i, n, on) = sys.find_one(&what, "issues", &keys, input, &|_| true)?;
-            Ok(found("issue", sys.record("issues", i), n, &on))
+            let (i, n) = sys.find_one(&what, "issues", &keys, input, &|_| true)?;
+            Ok(found("issue", sys.record("issues", i), n))
         }
         _ => Err(call.unsupported()),
     }
@@ -617,7 +617,7 @@ fn zd_value(
 }
 
 fn find_ticket(sys: &System, call: &Call<'_>) -> Result<usize, ConnectorError> {
-    let (i, _, _) = sys.find_one(
+    let (i, _) = sys.find_one(
         &call.what(),
         "tickets",
         &[exact("ticket_id", &["id"])],
@@ -755,7 +755,7 @@ pub(super) fn zendesk(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
                 contains("query", &["subject"]),
             ];
             let hits = sys.matching("tickets", &keys, input, &|_| true);
-            let Some((hits, on)) = hits else {
+            let Some(hits) = hits else {
                 return Err(ConnectorError::invalid_input(format!(
                     "{what}: give at least one of `ticket_id`, `requester_email`, `status`, `query`"
                 )));
@@ -767,7 +767,7 @@ pub(super) fn zendesk(sys: &mut System, call: &Call<'_>) -> Result<Value, Connec
             };
             let pick = hits.iter().find(open).or(hits.first()).copied();
             match pick {
-                Some(i) => Ok(found("ticket", sys.record("tickets", i), hits.len(), &on)),
+                Some(i) => Ok(found("ticket", sys.record("tickets", i), hits.len())),
                 None => Err(crate::sandbox::store::not_found(&what, &keys, input)),
             }
         }

@@ -215,7 +215,7 @@ pub(crate) fn pick_event(
     keys: &[Key],
     prefer: &dyn Fn(&Value) -> bool,
 ) -> Result<usize, ConnectorError> {
-    if let Some((found, _)) = sys.matching(entity.collection, keys, call.input, &|_| true) {
+    if let Some(found) = sys.matching(entity.collection, keys, call.input, &|_| true) {
         return found
             .first()
             .copied()

@@ -216,16 +216,11 @@ pub(super) fn sheets(sys: &mut System, call: &Call<'_>) -> Result<Value, Connect
                 })
                 .map(|(i, _)| i)
                 .collect();
-            let on: Vec<&str> = [("row_number", number.is_some()), ("value", value.is_some())]
-                .into_iter()
-                .filter_map(|(k, given)| given.then_some(k))
-                .collect();
             match hits.first() {
                 Some(&i) => Ok(super::super::store::found(
                     "row",
                     sys.record("rows", i),
                     hits.len(),
-                    &on,
                 )),
                 None => Err(ConnectorError::permanent(
                     "not_found",
