@@ -567,21 +567,17 @@ impl Driver {
         };
         record.input = input.clone();
 
-        // The trigger: its output is the run input.
+        // The trigger: its output is the run input (not copied again as its
+        // input).
         if n == 1 {
+            record.input = Value::Null;
             record.status = StepStatus::Succeeded;
             record.attempts += 1;
             record.started_at.get_or_insert(now);
             record.finished_at = Some(now);
             record.output = Some(self.run.input.clone());
-            let event = self.event(
-                Some(1),
-                None,
-                EventKind::StepSucceeded,
-                ENGINE_ACTOR,
-                format!("trigger {} fired", step.op()),
-            );
-            return self.commit(record, None, vec![event], false).await;
+            // The run's `run_started` event already records the trigger.
+            return self.commit(record, None, Vec::new(), false).await;
         }
 
         if !cleared {
