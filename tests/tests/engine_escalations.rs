@@ -614,3 +614,55 @@ async fn parallel_resolutions_on_many_threads_exactly_one_wins() {
         assert_eq!(h.acme.calls_of("record.find").len(), 1);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_resolution_while_other_branches_run_reaches_the_live_driver() {
+    let h = Harness::new(
+        vec![
+            step(1, "core.manual", &[]),
+            step(2, "acme.record.find", &[1]).flagged(),
+            step(3, "acme.record.get", &[1]),
+            step(4, "acme.message.send", &[2, 3]),
+        ],
+        vec![],
+    )
+    .await;
+    let release = Arc::new(tokio::sync::Notify::new());
+    h.acme.script(
+        "record.get",
+        [Reply::WaitThen(Arc::clone(&release), json!({"got": 1}))],
+    );
+    let agent = h.agent().await;
+    let run = h
+        .engine
+        .start_run(
+            h.ws,
+            agent.id,
+            nexwatt_engine::StartRun {
+                mode: RunMode::Test,
+                input: json!({}),
+                actor: "t".into(),
+            },
+        )
+        .await
+        .unwrap();
+    h.acme.wait_calls(1).await; // step 3 in flight, step 2 escalated
+    let esc = one_open(&h, run.id).await;
+    assert_eq!(esc.step, 2);
+    // While a branch runs, the run is still `running`.
+    assert_eq!(
+        h.engine.get_run(h.ws, run.id).await.unwrap().run.status,
+        RunStatus::Running
+    );
+    assert_eq!(h.engine.active_runs(), 1);
+    h.engine
+        .resolve_escalation(h.ws, esc.id, resolve(ResolutionAction::Approve, "go"))
+        .await
+        .unwrap();
+    release.notify_one();
+    let run = h.engine.wait_for_run(h.ws, run.id).await.unwrap();
+    assert_eq!(run.status, RunStatus::Completed);
+    let steps: Vec<u32> = h.acme.calls().into_iter().map(|c| c.step).collect();
+    assert_eq!(steps.len(), 3);
+    assert_eq!(steps[2], 4, "the join ran last: {steps:?}");
+}
