@@ -24,12 +24,12 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `m` | `format` | layout version (`1`) |
+//! | `m` | `format` | layout version (`2`) |
 //! | `w` `k` `a` `r` `e` `v` | id | workspace, API key, agent, run, escalation, event (JSON) |
 //! | `h` | SHA-256 hex of a key secret | API key id |
 //! | `s` | run id ‖ step (u32 BE) | step record (JSON) |
 //! | `u` | run id | (empty): runs queued or running |
-//! | `A` `R` `E` `V` | [`IndexKey`] (66 bytes, BE) | (empty): agent, run, escalation, event indexes |
+//! | `A` `R` `E` `V` | [`IndexKey`], its masked-out fields left out (BE) | (empty): agent, run, escalation, event indexes |
 //!
 //! A list page is one range scan of the index (`workspace ‖ filter mask ‖
 //! run ‖ agent ‖ status ‖ id`) taking `limit + 1` keys, then one get per
@@ -70,7 +70,7 @@ use serde::Serialize;
 
 const TREE: &str = "nexwatt";
 const FORMAT_KEY: &[u8] = b"mformat";
-const FORMAT: &[u8] = b"1";
+const FORMAT: &[u8] = b"2";
 
 const T_WORKSPACE: u8 = b'w';
 const T_API_KEY: u8 = b'k';
@@ -93,11 +93,34 @@ fn id_key(table: u8, id: u128) -> [u8; 17] {
     key
 }
 
-fn index_key(table: u8, key: &IndexKey) -> [u8; 1 + IndexKey::ENCODED_LEN] {
-    let mut out = [0u8; 1 + IndexKey::ENCODED_LEN];
-    out[0] = table;
-    out[1..].copy_from_slice(&key.encode());
+/// `table ‖ workspace ‖ mask ‖ [run] ‖ [agent] ‖ [status] ‖ id`: the
+/// [`IndexKey`] without the fields its mask leaves out (zeros), so entries
+/// are 34 to 67 bytes instead of 67. Keys of one workspace and mask share
+/// one layout, so they still sort like the `IndexKey`s; the id is always
+/// the last 16 bytes.
+fn index_key(table: u8, key: &IndexKey) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + IndexKey::ENCODED_LEN);
+    out.push(table);
+    out.extend_from_slice(&key.workspace.to_be_bytes());
+    out.push(key.mask);
+    if key.mask & backend::MASK_RUN != 0 {
+        out.extend_from_slice(&key.run.to_be_bytes());
+    }
+    if key.mask & backend::MASK_AGENT != 0 {
+        out.extend_from_slice(&key.agent.to_be_bytes());
+    }
+    if key.mask & backend::MASK_STATUS != 0 {
+        out.push(key.status);
+    }
+    out.extend_from_slice(&key.id.to_be_bytes());
     out
+}
+
+/// The record id at the end of an index key.
+fn index_key_id(key: &[u8]) -> Option<u128> {
+    let start = key.len().checked_sub(16)?;
+    let arr: [u8; 16] = key.get(start..)?.try_into().ok()?;
+    Some(u128::from_be_bytes(arr))
 }
 
 fn step_key(run: RunId, step: u32) -> [u8; 21] {
@@ -233,7 +256,7 @@ impl SledStorage {
                 return Err(StorageError::new(
                     StorageErrorKind::Unavailable,
                     format!(
-                        "database at {} has layout version {:?}; this build reads version 1",
+                        "database at {} has layout version {:?}; this build reads version 2",
                         config.path.display(),
                         String::from_utf8_lossy(&found)
                     ),
@@ -344,12 +367,12 @@ impl BatchState for TreeState<'_> {
 fn reindex(batch: &mut sled::Batch, table: u8, old: &[IndexKey], new: &[IndexKey]) {
     for key in old {
         if !new.contains(key) {
-            batch.remove(&index_key(table, key)[..]);
+            batch.remove(index_key(table, key));
         }
     }
     for key in new {
         if !old.contains(key) {
-            batch.insert(&index_key(table, key)[..], &[][..]);
+            batch.insert(index_key(table, key), &[][..]);
         }
     }
 }
@@ -515,13 +538,9 @@ impl Reader {
         let range = index_key(index, &low)..=index_key(index, &high);
         for entry in self.tree.range(range).keys().take(page.limit() + 1) {
             let key = entry.map_err(read_error)?;
-            let id = key
-                .get(1..)
-                .and_then(IndexKey::decode)
-                .ok_or_else(|| {
-                    StorageError::new(StorageErrorKind::Read, format!("bad {what} index key"))
-                })?
-                .id;
+            let id = index_key_id(&key).ok_or_else(|| {
+                StorageError::new(StorageErrorKind::Read, format!("bad {what} index key"))
+            })?;
             let record = self.record::<T>(table, id, what)?.ok_or_else(|| {
                 StorageError::new(
                     StorageErrorKind::Read,
