@@ -129,6 +129,11 @@ struct Run<'a> {
     not_understood: Vec<String>,
     trigger_clause: Option<usize>,
     carry_marker: Option<Marker>,
+    alias_at: Vec<Option<(usize, usize)>>,
+    noun_at: Vec<Vec<(usize, usize, String)>>,
+    imper: Vec<bool>,
+    marker_c: Vec<Option<(Marker, usize)>>,
+    sub_c: Vec<Option<(Sub, usize)>>,
 }
 
 fn round2(x: f64) -> f64 {
@@ -178,6 +183,11 @@ impl<'a> Run<'a> {
             not_understood: Vec::new(),
             trigger_clause: None,
             carry_marker: None,
+            alias_at: Vec::new(),
+            noun_at: Vec::new(),
+            imper: Vec::new(),
+            marker_c: Vec::new(),
+            sub_c: Vec::new(),
         }
     }
 
@@ -253,13 +263,23 @@ impl<'a> Run<'a> {
     }
 
     fn lower_phrase_at(&self, i: usize, end: usize, phrase: &str) -> Option<usize> {
+        let t0 = self.toks.get(i)?;
+        // Cheap first-word check before splitting the phrase.
+        let first_len = phrase
+            .bytes()
+            .position(|c| c == b' ')
+            .unwrap_or(phrase.len());
+        let first = &phrase[..first_len];
+        if !(t0.lower == first || t0.corrected && t0.stem == first) {
+            return None;
+        }
         let mut k = i;
         for w in phrase.split(' ') {
             let t = self.toks.get(k)?;
             if k >= end || !t.is_word() {
                 return None;
             }
-            let ok = t.lower == w || t.stem == text::stem(w);
+            let ok = t.lower == w || t.corrected && t.stem == w;
             if !ok {
                 return None;
             }
@@ -268,14 +288,35 @@ impl<'a> Run<'a> {
         Some(k)
     }
 
-    /// Connector names in `[a, b)`: (position, connector).
     fn named(&self, a: usize, b: usize) -> Vec<(usize, usize)> {
         let mut out = Vec::new();
         let mut i = a;
-        while i < b {
-            let mut hit = None;
-            for e in &self.lex.aliases {
-                if let Some(end) = self.phrase_at(i, b, &e.phrase) {
+        while i < b.min(self.alias_at.len()) {
+            match self.alias_at[i] {
+                Some((end, c)) if end <= b => {
+                    out.push((i, c));
+                    i = end;
+                }
+                _ => i += 1,
+            }
+        }
+        out
+    }
+
+    /// Connector names at each token (longest first), computed once.
+    fn alias_table(&self) -> Vec<Option<(usize, usize)>> {
+        let n = self.toks.len();
+        let mut out = vec![None; n];
+        for (i, slot) in out.iter_mut().enumerate() {
+            let Some(cands) = self.lex.alias_first.get(&self.toks[i].stem) else {
+                continue;
+            };
+            if !self.toks[i].is_word() {
+                continue;
+            }
+            for &ai in cands {
+                let e = &self.lex.aliases[ai];
+                if let Some(end) = self.phrase_at(i, n, &e.phrase) {
                     if e.weak {
                         let prev = if i > 0 { self.toks.get(i - 1) } else { None };
                         let det = prev.is_some_and(|p| {
@@ -290,39 +331,54 @@ impl<'a> Run<'a> {
                             continue;
                         }
                     }
-                    hit = Some((end, e.conn));
+                    *slot = Some((end, e.conn));
                     break;
                 }
-            }
-            match hit {
-                Some((end, c)) => {
-                    out.push((i, c));
-                    i = end;
-                }
-                None => i += 1,
             }
         }
         out
     }
 
-    /// Entity nouns in `[a, b)`: (position, end, connector, entity).
-    fn nouns(&self, a: usize, b: usize) -> Vec<(usize, usize, usize, String)> {
-        let mut out = Vec::new();
-        let mut i = a;
-        while i < b {
+    /// Entity nouns at each token (the longest phrase, every connector).
+    fn noun_table(&self) -> Vec<Vec<(usize, usize, String)>> {
+        let n = self.toks.len();
+        let mut out = vec![Vec::new(); n];
+        for (i, slot) in out.iter_mut().enumerate() {
+            if !self.toks[i].is_word() {
+                continue;
+            }
+            let Some(cands) = self.lex.noun_first.get(&self.toks[i].stem) else {
+                continue;
+            };
             let mut best_len = 0;
-            for e in &self.lex.nouns {
+            for &ni in cands {
+                let e = &self.lex.nouns[ni];
                 if e.phrase.len() < best_len {
                     break;
                 }
-                if let Some(end) = self.phrase_at(i, b, &e.phrase) {
+                if let Some(end) = self.phrase_at(i, n, &e.phrase) {
                     best_len = e.phrase.len();
                     if let Some(ent) = &e.entity {
-                        out.push((i, end, e.conn, ent.clone()));
+                        slot.push((end, e.conn, ent.clone()));
                     }
                 }
             }
-            i += best_len.max(1);
+        }
+        out
+    }
+
+    fn nouns(&self, a: usize, b: usize) -> Vec<(usize, usize, usize, String)> {
+        let mut out = Vec::new();
+        let mut i = a;
+        while i < b.min(self.noun_at.len()) {
+            let mut step = 1;
+            for (end, conn, ent) in &self.noun_at[i] {
+                if *end <= b {
+                    out.push((i, *end, *conn, ent.clone()));
+                    step = step.max(end - i);
+                }
+            }
+            i += step;
         }
         out
     }
@@ -451,7 +507,21 @@ impl<'a> Run<'a> {
     }
 
     fn marker_at(&self, i: usize, n: usize) -> Option<(Marker, usize)> {
-        for (p, m) in grammar::MARKERS {
+        if let Some(c) = self.marker_c.get(i) {
+            return c.filter(|(_, e)| *e <= n);
+        }
+        self.marker_uncached(i, n)
+    }
+
+    fn marker_uncached(&self, i: usize, n: usize) -> Option<(Marker, usize)> {
+        if !self.toks.get(i).is_some_and(|t| t.is_word()) {
+            return None;
+        }
+        for &(p, m) in self
+            .lex
+            .grammar_candidates(&self.toks[i], &self.lex.markers_first)
+        {
+            let (p, m) = (&p, &m);
             if let Some(e) = self.lower_phrase_at(i, n, p) {
                 // "then" / "next" / "first" as an adjective ("the next day") is not a marker.
                 if *p == "next"
@@ -472,7 +542,21 @@ impl<'a> Run<'a> {
     }
 
     fn sub_at(&self, i: usize, n: usize) -> Option<(Sub, usize)> {
-        for (p, s) in grammar::SUBS {
+        if let Some(c) = self.sub_c.get(i) {
+            return c.filter(|(_, e)| *e <= n);
+        }
+        self.sub_uncached(i, n)
+    }
+
+    fn sub_uncached(&self, i: usize, n: usize) -> Option<(Sub, usize)> {
+        if !self.toks.get(i).is_some_and(|t| t.is_word()) {
+            return None;
+        }
+        for &(p, s) in self
+            .lex
+            .grammar_candidates(&self.toks[i], &self.lex.subs_first)
+        {
+            let (p, s) = (&p, &s);
             if let Some(e) = self.lower_phrase_at(i, n, p) {
                 if *p == "after"
                     && self.toks.get(e).is_some_and(|t| {
@@ -517,6 +601,16 @@ impl<'a> Run<'a> {
     }
 
     fn is_imperative(&self, i: usize, n: usize) -> bool {
+        if i >= n {
+            return false;
+        }
+        match self.imper.get(i) {
+            Some(v) => *v,
+            None => self.imperative_uncached(i, n),
+        }
+    }
+
+    fn imperative_uncached(&self, i: usize, n: usize) -> bool {
         let Some(t) = self.toks.get(i) else {
             return false;
         };
@@ -526,12 +620,8 @@ impl<'a> Run<'a> {
         if self.vague_verb_at(i, n).is_some() {
             return true;
         }
-        let surface = if t.corrected {
-            t.stem.clone()
-        } else {
-            t.lower.clone()
-        };
-        if !(self.lex.imperatives.contains(&surface) || self.lex.imperatives.contains(&t.lower)) {
+        let surface = if t.corrected { &t.stem } else { &t.lower };
+        if !(self.lex.imperatives.contains(surface) || self.lex.imperatives.contains(&t.lower)) {
             // Typo-corrected verbs: accept the stem of a known verb.
             let action_verb = self.lex.verb_index.get(&t.stem).is_some_and(|u| {
                 u.iter()
@@ -632,6 +722,12 @@ impl<'a> Run<'a> {
 // `carry_marker` lives outside the struct literal above for clarity.
 impl Run<'_> {
     fn plan(&mut self) -> Result<Plan, PlanError> {
+        self.alias_at = self.alias_table();
+        self.noun_at = self.noun_table();
+        let n = self.toks.len();
+        self.imper = (0..n).map(|i| self.imperative_uncached(i, n)).collect();
+        self.marker_c = (0..n).map(|i| self.marker_uncached(i, n)).collect();
+        self.sub_c = (0..n).map(|i| self.sub_uncached(i, n)).collect();
         self.split();
         for c in self.clauses.iter() {
             // The verb itself ("email the customer") names no connector.
@@ -911,11 +1007,7 @@ impl Run<'_> {
 
     fn cond_of(&self, a: usize, b: usize, negate: bool) -> Option<grammar::Condition> {
         let lex = self.lex;
-        let is_entity = |s: &str| {
-            lex.nouns
-                .iter()
-                .any(|e| e.phrase.len() == 1 && e.phrase[0] == s)
-        };
+        let is_entity = |s: &str| lex.single_nouns.contains(s);
         grammar::condition(self.desc, &self.toks[a.min(b)..b], negate, &is_entity)
     }
 
@@ -971,11 +1063,17 @@ impl Run<'_> {
                 .iter()
                 .any(|(_, _, c, e)| *c == o.conn && *e == o.entity);
             let mut event = 0.0f64;
-            for p in &o.verbs {
-                for j in a..b {
-                    if let Some(e) = self.match_words(j, b, p) {
+            for j in a..b {
+                let Some(uses) = self.lex.verb_index.get(&self.toks[j].stem) else {
+                    continue;
+                };
+                for &(ui, pi) in uses {
+                    if ui != oi {
+                        continue;
+                    }
+                    let p = &o.verbs[pi];
+                    if self.match_words(j, b, p).is_some() {
                         let len = p.iter().filter(|w| matches!(w, PWord::Word(_))).count() as f64;
-                        let _ = e;
                         event = event.max(2.0 + (len - 1.0));
                     }
                 }
@@ -1416,11 +1514,9 @@ impl Run<'_> {
                 matches!(p.value_type, ValueType::Url | ValueType::Channel | ValueType::Email | ValueType::Phone)
                     || p.patterns.iter().any(|pat| pat.len() == 1 && matches!(pat[0], PatPart::Slot(SlotKind::Url | SlotKind::Phone | SlotKind::Email | SlotKind::Channel, _)))
             } && self.param_value(p, v, b).is_some());
-            let verb_is_noun = self.lex.nouns.iter().any(|e| {
-                e.conn == o.conn
-                    && e.entity.as_deref() == Some(o.entity.as_str())
-                    && e.phrase.len() == 1
-                    && e.phrase[0] == t.stem
+            let verb_is_noun = self.noun_at.get(v).is_some_and(|ns| {
+                ns.iter()
+                    .any(|(end, c, e)| *end == v + 1 && *c == o.conn && *e == o.entity)
             });
             let mut has_entity = ent;
             let primary = nouns.iter().any(|(p, _, c, e)| {
@@ -1661,12 +1757,8 @@ impl Run<'_> {
     // ---------- parameters ----------
 
     fn alias_word(&self, t: &Token) -> bool {
-        self.lex.aliases.iter().any(|e| e.phrase.contains(&t.stem)) && !t.cap
-            || self
-                .lex
-                .aliases
-                .iter()
-                .any(|e| e.phrase.len() == 1 && e.phrase[0] == t.stem)
+        self.lex.alias_words.contains(&t.stem) && !t.cap
+            || self.lex.single_aliases.contains(&t.stem)
     }
 
     fn slot_ok(&self, kind: SlotKind, t: &Token) -> bool {

@@ -133,6 +133,20 @@ pub(crate) struct Lexicon {
     pub decisive: HashSet<String>,
     /// Index of the `core` operations by operation id.
     pub core: BTreeMap<String, usize>,
+    /// First stem of an alias → indexes into `aliases`, longest first.
+    pub alias_first: HashMap<String, Vec<usize>>,
+    /// First stem of a noun → indexes into `nouns`, longest first.
+    pub noun_first: HashMap<String, Vec<usize>>,
+    /// Every stem of every alias.
+    pub alias_words: HashSet<String>,
+    /// One-word aliases.
+    pub single_aliases: HashSet<String>,
+    /// One-word entity nouns.
+    pub single_nouns: HashSet<String>,
+    /// Marker phrases by first word, in table order.
+    pub markers_first: HashMap<&'static str, Vec<(&'static str, super::grammar::Marker)>>,
+    /// Subordinating phrases by first word, in table order.
+    pub subs_first: HashMap<&'static str, Vec<(&'static str, super::grammar::Sub)>>,
 }
 
 fn phrase(s: &str) -> Phrase {
@@ -364,6 +378,23 @@ impl Lexicon {
         lex.aliases
             .sort_by_key(|e| std::cmp::Reverse(e.phrase.len()));
         lex.nouns.sort_by_key(|e| std::cmp::Reverse(e.phrase.len()));
+        for (i, e) in lex.aliases.iter().enumerate() {
+            if let Some(f) = e.phrase.first() {
+                lex.alias_first.entry(f.clone()).or_default().push(i);
+            }
+            lex.alias_words.extend(e.phrase.iter().cloned());
+            if e.phrase.len() == 1 {
+                lex.single_aliases.insert(e.phrase[0].clone());
+            }
+        }
+        for (i, e) in lex.nouns.iter().enumerate() {
+            if let Some(f) = e.phrase.first() {
+                lex.noun_first.entry(f.clone()).or_default().push(i);
+            }
+            if e.phrase.len() == 1 {
+                lex.single_nouns.insert(e.phrase[0].clone());
+            }
+        }
         // Decisive verbs: every action op they ask for shares one (entity, action).
         let mut groups: HashMap<String, HashSet<(String, String)>> = HashMap::new();
         for (stem_word, uses) in &lex.verb_index {
@@ -392,6 +423,14 @@ impl Lexicon {
                 }
                 lex.deletions.entry(w.clone()).or_default().push(w.clone());
             }
+        }
+        for &(p, m) in super::grammar::MARKERS {
+            let first = p.split(' ').next().unwrap_or(p);
+            lex.markers_first.entry(first).or_default().push((p, m));
+        }
+        for &(p, m) in super::grammar::SUBS {
+            let first = p.split(' ').next().unwrap_or(p);
+            lex.subs_first.entry(first).or_default().push((p, m));
         }
         lex.known = content;
         for w in COMMON_WORDS {
@@ -442,6 +481,23 @@ impl Lexicon {
             }
         }
         best.cloned()
+    }
+
+    /// The grammar phrases of `table` that may start at token `t`.
+    pub(crate) fn grammar_candidates<'t, T>(
+        &self,
+        t: &super::text::Token,
+        table: &'t HashMap<&'static str, Vec<T>>,
+    ) -> &'t [T] {
+        if let Some(v) = table.get(t.lower.as_str()) {
+            return v;
+        }
+        if t.corrected {
+            if let Some(v) = table.get(t.stem.as_str()) {
+                return v;
+            }
+        }
+        &[]
     }
 
     /// Operations of connector `conn` on `entity` with action `action`.

@@ -223,9 +223,10 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
         if is_word_char(c) {
             let start_i = i;
             // URL?
-            let rest = &text[pos..];
-            let lower_head: String = rest.chars().take(8).collect::<String>().to_lowercase();
-            if lower_head.starts_with("http://") || lower_head.starts_with("https://") {
+            let rest = text[pos..].as_bytes();
+            let starts =
+                |p: &[u8]| rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p);
+            if starts(b"http://") || starts(b"https://") {
                 let mut j = i;
                 while j < n && !bytes[j].1.is_whitespace() && !matches!(bytes[j].1, '"' | '<' | '>')
                 {
