@@ -3,6 +3,7 @@
 //! `tests/planner/extra.jsonl` when the shared set is absent). Target: a
 //! median of at most 50 µs per description on one core (≥ 20 000
 //! plans/s); criterion's throughput line gives descriptions per second.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::path::Path;

@@ -1,6 +1,7 @@
 //! Behaviour of the deterministic planner: rejection, allowed connectors,
 //! rules, determinism, catalog-driven vocabulary, request validation and
 //! the JSON-lines and text renderings.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use nexwatt_connectors::catalog::{parse_connector, FILES};
 use nexwatt_engine::connector::Catalog;

@@ -1,5 +1,6 @@
 //! The seed's example, planned by the deterministic planner: five steps,
 //! exactly one flagged, at the default threshold and at 0.70.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use nexwatt_engine::model::OperationKind;
 use nexwatt_engine::planner::{DeterministicPlanner, PlanRequest, Planner};

@@ -223,7 +223,7 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
         if is_word_char(c) {
             let start_i = i;
             // URL?
-            let rest = text[pos..].as_bytes();
+            let rest = &text.as_bytes()[pos..];
             let starts =
                 |p: &[u8]| rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p);
             if starts(b"http://") || starts(b"https://") {
