@@ -650,17 +650,40 @@ impl Driver {
                     .get("condition")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
+                // A value a person supplied (retry with input) comes first,
+                // then the nearest earlier output that has the field.
                 let evaluated = condition::parse(text).and_then(|c| {
-                    let actual = input::lookup_field(
-                        &self.agent.graph,
-                        n,
-                        &c.field,
-                        &self.records,
-                        &self.run.input,
-                    )
-                    .ok_or_else(|| {
+                    let given = record
+                        .input
+                        .as_object()
+                        .and_then(|m| m.get(c.field.trim()))
+                        .filter(|v| !v.is_object());
+                    let actual = given
+                        .or_else(|| {
+                            input::lookup_field(
+                                &self.agent.graph,
+                                n,
+                                &c.field,
+                                &self.records,
+                                &self.run.input,
+                            )
+                        })
+                        .ok_or_else(|| {
+                        let known = input::available_fields(
+                            &self.agent.graph,
+                            n,
+                            &self.records,
+                            &self.run.input,
+                            12,
+                        );
                         format!(
-                            "condition {text:?}: field {:?} is in neither the trigger payload nor an earlier step's output",
+                            "condition {text:?} cannot be evaluated: no field {:?} (at the top or nested) in the trigger payload or an earlier step's output{}. Retry with the value as input {{\"{}\": …}}, or skip the step to go on without it.",
+                            c.field,
+                            if known.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; fields there: {}", known.join(", "))
+                            },
                             c.field
                         )
                     })?;
