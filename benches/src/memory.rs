@@ -1,4 +1,8 @@
-//! The process's own memory use, read from `/proc/self/status` (Linux).
+//! The process's own memory use, read from `/proc/self/status`, and its
+//! CPU time, summed over `/proc/self/task/*/schedstat` (Linux).
+//!
+//! CPU time matters on a shared machine: wall-clock figures grow with the
+//! load of other processes, on-CPU time much less.
 
 /// Resident memory of this process, in KiB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +34,43 @@ pub fn parse(status: &str) -> Option<MemoryUse> {
     })
 }
 
+/// Time this process's threads spent on a CPU, and waiting for one while
+/// runnable, in nanoseconds (threads that have exited are not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpuTime {
+    /// On-CPU time.
+    pub run_ns: u64,
+    /// Runnable but waiting for a CPU (the machine's other load).
+    pub wait_ns: u64,
+}
+
+/// Sums `run_time wait_time` of every thread's `schedstat`; `None` where
+/// `/proc/self/task` is missing (not Linux, or schedstats disabled).
+pub fn cpu_time() -> Option<CpuTime> {
+    let mut total = CpuTime::default();
+    let mut seen = false;
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(t) = parse_schedstat(&text) {
+            total.run_ns += t.run_ns;
+            total.wait_ns += t.wait_ns;
+            seen = true;
+        }
+    }
+    seen.then_some(total)
+}
+
+/// Parses one `schedstat` line: `run_ns wait_ns timeslices`.
+pub fn parse_schedstat(text: &str) -> Option<CpuTime> {
+    let mut fields = text.split_whitespace();
+    Some(CpuTime {
+        run_ns: fields.next()?.parse().ok()?,
+        wait_ns: fields.next()?.parse().ok()?,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -46,6 +87,18 @@ mod tests {
             })
         );
         assert_eq!(parse("VmRSS:\t1 kB\n"), None);
+    }
+
+    #[test]
+    fn parses_schedstat() {
+        assert_eq!(
+            parse_schedstat("123 45 6\n"),
+            Some(CpuTime {
+                run_ns: 123,
+                wait_ns: 45
+            })
+        );
+        assert_eq!(parse_schedstat("x"), None);
     }
 
     #[test]

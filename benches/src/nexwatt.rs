@@ -115,3 +115,39 @@ impl NexwattBench {
         self.wait(run.id, RunStatus::Completed).await
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn bench(flagged: Option<u32>) -> NexwattBench {
+        NexwattBench::new(
+            Arc::new(nexwatt_storage_memory::MemoryStorage::new()),
+            noop::chain(5, flagged).unwrap(),
+            EngineLimits::default(),
+        )
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_run_of_the_workflow_completes_every_step() {
+        let bench = bench(None).await;
+        let run = bench.run_to_completion().await.unwrap();
+        assert_eq!(run.steps_completed, 5);
+        let detail = bench.engine.get_run(bench.workspace, run.id).await.unwrap();
+        assert_eq!(detail.steps.len(), 5);
+    }
+
+    #[tokio::test]
+    async fn a_flagged_step_leaves_the_run_awaiting_review() {
+        let bench = bench(Some(2)).await;
+        let run = bench.start().await.unwrap();
+        let run = bench.wait(run.id, RunStatus::AwaitingReview).await.unwrap();
+        assert_eq!(run.steps_completed, 1);
+        // The wrong expectation is reported, not ignored.
+        let err = bench.wait(run.id, RunStatus::Completed).await.unwrap_err();
+        assert!(matches!(err, BenchError::UnexpectedStatus { .. }));
+    }
+}

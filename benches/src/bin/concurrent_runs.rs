@@ -2,7 +2,7 @@
 //! memory each run costs while it waits for review.
 //!
 //! ```text
-//! concurrent_runs [--mode complete|idle] [--runs N] [--steps N] [--backend memory|sled]
+//! concurrent_runs [--mode complete|idle|sequential] [--runs N] [--steps N] [--backend memory|sled]
 //! ```
 //!
 //! - `complete` (default): starts `--runs` runs (default 10 000) of a chain
@@ -16,6 +16,14 @@
 //!   That figure includes everything a waiting run keeps in this process:
 //!   engine state, and with the memory backend also its stored records (the
 //!   run, the trigger's step record, the escalation, the audit events).
+//! - `sequential`: the runs one after another, each started only when the
+//!   one before has completed (as the criterion benchmarks do); prints wall
+//!   and on-CPU time per run and per step.
+//!
+//! Every mode also prints the process's on-CPU time (summed over its
+//! threads' `schedstat`) and the time its threads were runnable but waited
+//! for a CPU: on a loaded machine wall-clock figures grow with other
+//! processes' load, on-CPU time much less.
 //!
 //! Run it once per mode, each in its own process, so one measurement's
 //! allocations do not hide in the other's.
@@ -36,6 +44,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 enum Mode {
     Complete,
     Idle,
+    Sequential,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +76,12 @@ fn parse_args() -> Result<Args, BoxError> {
                 args.mode = match value()?.as_str() {
                     "complete" => Mode::Complete,
                     "idle" => Mode::Idle,
-                    other => return Err(format!("unknown mode {other:?}; complete or idle").into()),
+                    "sequential" => Mode::Sequential,
+                    other => {
+                        return Err(
+                            format!("unknown mode {other:?}; complete, idle or sequential").into(),
+                        )
+                    }
                 }
             }
             "--runs" => args.runs = value()?.parse()?,
@@ -83,7 +97,7 @@ fn parse_args() -> Result<Args, BoxError> {
             }
             "-h" | "--help" => {
                 println!(
-                    "concurrent_runs [--mode complete|idle] [--runs N] [--steps N] [--backend memory|sled]"
+                    "concurrent_runs [--mode complete|idle|sequential] [--runs N] [--steps N] [--backend memory|sled]"
                 );
                 std::process::exit(0);
             }
@@ -129,7 +143,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     )
     .await?;
     let expected = match args.mode {
-        Mode::Complete => RunStatus::Completed,
+        Mode::Complete | Mode::Sequential => RunStatus::Completed,
         Mode::Idle => RunStatus::AwaitingReview,
     };
     // Warm up: lazily allocated engine and allocator state is not a run's.
@@ -139,19 +153,31 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
 
     let before = read_memory()?;
+    let cpu_before = memory::cpu_time().unwrap_or_default();
     let started = Instant::now();
-    let mut ids = Vec::with_capacity(args.runs);
-    for _ in 0..args.runs {
-        ids.push(bench.start().await?.id);
-    }
-    let all_started = started.elapsed();
-    // Waiting in turn: each wait returns at once for runs already done.
-    for id in &ids {
-        bench.wait(*id, expected).await?;
+    let mut all_started = started.elapsed();
+    if args.mode == Mode::Sequential {
+        for _ in 0..args.runs {
+            bench.run_to_completion().await?;
+        }
+    } else {
+        let mut ids = Vec::with_capacity(args.runs);
+        for _ in 0..args.runs {
+            ids.push(bench.start().await?.id);
+        }
+        all_started = started.elapsed();
+        // Waiting in turn: each wait returns at once for runs already done.
+        for id in &ids {
+            bench.wait(*id, expected).await?;
+        }
     }
     let wall = started.elapsed();
     let after = read_memory()?;
+    let cpu_after = memory::cpu_time().unwrap_or_default();
+    let cpu_ms = cpu_after.run_ns.saturating_sub(cpu_before.run_ns) as f64 / 1e6;
+    let wait_ms = cpu_after.wait_ns.saturating_sub(cpu_before.wait_ns) as f64 / 1e6;
     let runs = args.runs as f64;
+    let steps = runs * f64::from(args.steps);
     match args.mode {
         Mode::Complete => {
             println!(
@@ -163,7 +189,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 wall.as_secs_f64(),
                 all_started.as_secs_f64(),
                 runs / wall.as_secs_f64(),
-                runs * f64::from(args.steps) / wall.as_secs_f64()
+                steps / wall.as_secs_f64()
             );
             println!(
                 "  peak_rss_mib={:.1} rss_mib={:.1} rss_before_mib={:.1}",
@@ -172,9 +198,30 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 before.rss_kib as f64 / 1024.0
             );
         }
+        Mode::Sequential => {
+            println!(
+                "concurrent_runs sequential backend={backend} runs={} steps={} all_completed=true",
+                args.runs, args.steps
+            );
+            println!(
+                "  wall_us_per_run={:.2} wall_us_per_step={:.2}",
+                wall.as_secs_f64() * 1e6 / runs,
+                wall.as_secs_f64() * 1e6 / steps
+            );
+            println!(
+                "  cpu_us_per_run={:.2} cpu_us_per_step={:.2}",
+                cpu_ms * 1e3 / runs,
+                cpu_ms * 1e3 / steps
+            );
+        }
         Mode::Idle => {
             let active = bench.engine.active_runs();
             let delta = after.rss_kib.saturating_sub(before.rss_kib);
+            let stored = if args.backend == Backend::Memory {
+                Some(stored_records_kib(&bench).await? / runs)
+            } else {
+                None
+            };
             println!(
                 "concurrent_runs idle backend={backend} runs={} steps={} all_awaiting_review=true runs_with_driver={active}",
                 args.runs, args.steps
@@ -187,8 +234,101 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 after.peak_kib as f64 / 1024.0
             );
             println!("  kib_per_idle_waiting_run={:.2}", delta as f64 / runs);
+            if let Some(stored) = stored {
+                println!(
+                    "  of_which_stored_records_kib_per_run={stored:.2} engine_state_kib_per_run={:.2}",
+                    (delta as f64 / runs - stored).max(0.0)
+                );
+            }
         }
     }
+    println!(
+        "  cpu_time_ms={cpu_ms:.1} cpu_us_per_run={:.2} waited_for_cpu_ms={wait_ms:.1}",
+        cpu_ms * 1e3 / runs
+    );
     bench.engine.shutdown().await?;
     Ok(())
+}
+
+/// One stored record, as JSON, so copying it allocates afresh.
+enum Saved {
+    Agent(String),
+    Run(String),
+    Step(String),
+    Escalation(String),
+    Event(String),
+}
+
+/// The resident memory the stored records of the workspace take: every
+/// record is saved as JSON, then read back into a fresh memory storage one
+/// write at a time (as the engine writes them), and the growth of RSS
+/// measured, in KiB.
+async fn stored_records_kib(bench: &NexwattBench) -> Result<f64, BoxError> {
+    use nexwatt_engine::storage::{
+        EscalationFilter, EventFilter, PageRequest, RunFilter, Write, WriteBatch,
+    };
+    let engine = &bench.engine;
+    let ws = bench.workspace;
+    let agent = engine.get_agent(ws, bench.agent).await?;
+    let mut saved = vec![Saved::Agent(serde_json::to_string(&agent)?)];
+    let mut cursor = None;
+    loop {
+        let page = engine
+            .list_runs(ws, RunFilter::default(), PageRequest::new(100, cursor)?)
+            .await?;
+        for run in page.items {
+            saved.push(Saved::Run(serde_json::to_string(&run)?));
+            for record in engine.storage().get_step_records(ws, run.id).await? {
+                saved.push(Saved::Step(serde_json::to_string(&record)?));
+            }
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    loop {
+        let page = engine
+            .list_escalations(
+                ws,
+                EscalationFilter::default(),
+                PageRequest::new(100, cursor)?,
+            )
+            .await?;
+        for escalation in page.items {
+            saved.push(Saved::Escalation(serde_json::to_string(&escalation)?));
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    loop {
+        let page = engine
+            .list_events(ws, EventFilter::default(), PageRequest::new(100, cursor)?)
+            .await?;
+        for event in page.items {
+            saved.push(Saved::Event(serde_json::to_string(&event)?));
+        }
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let copy = nexwatt_storage_memory::MemoryStorage::new();
+    let before = read_memory()?;
+    for record in &saved {
+        let write = match record {
+            Saved::Agent(json) => Write::CreateAgent(serde_json::from_str(json)?),
+            Saved::Run(json) => Write::CreateRun(serde_json::from_str(json)?),
+            Saved::Step(json) => Write::PutStepRecord(serde_json::from_str(json)?),
+            Saved::Escalation(json) => Write::CreateEscalation(serde_json::from_str(json)?),
+            Saved::Event(json) => Write::AppendEvent(serde_json::from_str(json)?),
+        };
+        copy.apply(WriteBatch::one(write)).await?;
+    }
+    let after = read_memory()?;
+    drop(copy);
+    drop(saved);
+    Ok(after.rss_kib.saturating_sub(before.rss_kib) as f64)
 }
