@@ -324,8 +324,8 @@ fn takes_record(manifest: &OperationManifest, field: &FieldSpec) -> bool {
 }
 
 /// The record an output carries: its `ENTITY` object for an operation
-/// `ENTITY.verb` (`order` of `order.created`), else its only object field,
-/// else — when `flat_ok`, for a trigger payload — the output itself when
+/// `ENTITY.verb` (`order` of `order.created`), else its only object field
+/// (or the one with clearly the most fields), else — when `flat_ok`, for a trigger payload — the output itself when
 /// it has scalar fields (a step's flat output is an acknowledgement, not a
 /// record).
 fn record_of<'a>(
@@ -338,11 +338,20 @@ fn record_of<'a>(
     if let Some(Value::Object(record)) = map.get(entity) {
         return Some(record);
     }
-    let mut objects = map.values().filter_map(Value::as_object);
-    match (objects.next(), objects.next()) {
-        (Some(only), None) => return Some(only),
-        (Some(_), Some(_)) => return None,
-        _ => {}
+    // Else the object with the most fields of its own (a response's body
+    // over its headers); a tie is ambiguous.
+    let scalars = |m: &Map<String, Value>| {
+        m.values()
+            .filter(|v| !v.is_object() && !v.is_array())
+            .count()
+    };
+    let mut objects: Vec<&Map<String, Value>> = map.values().filter_map(Value::as_object).collect();
+    objects.sort_by_key(|m| std::cmp::Reverse(scalars(m)));
+    match objects.as_slice() {
+        [only] => return Some(only),
+        [first, second, ..] if scalars(first) > scalars(second) => return Some(first),
+        [_, _, ..] => return None,
+        [] => {}
     }
     (flat_ok && map.values().any(|v| !v.is_object() && !v.is_array())).then_some(map)
 }
@@ -616,9 +625,13 @@ mod tests {
         let ack = json!({"ok": true, "ts": "1.2"});
         assert!(record_of(&ack, "message.send", false).is_none());
         assert!(record_of(&ack, "manual", true).is_some());
-        // Two records and none named after the operation: ambiguous.
+        // Two records alike and none named after the operation: ambiguous.
         let two = json!({"a": {"x": 1}, "b": {"y": 2}});
         assert!(record_of(&two, "thing.created", false).is_none());
+        let response = json!({"status": 200, "headers": {"content-type": "json"},
+            "body": {"uptime": 99.9, "incidents": 0}});
+        let body = record_of(&response, "request.get", false).unwrap();
+        assert_eq!(body["uptime"], json!(99.9));
     }
 
     #[test]
