@@ -1518,7 +1518,7 @@ impl Run<'_> {
                 ns.iter()
                     .any(|(end, c, e)| *end == v + 1 && *c == o.conn && *e == o.entity)
             });
-            let mut has_entity = ent;
+            let mut has_entity = ent || typed_cue;
             let primary = nouns.iter().any(|(p, _, c, e)| {
                 *c == o.conn
                     && *e == o.entity
@@ -1697,7 +1697,12 @@ impl Run<'_> {
             conf = 0.88;
             notes.push(format!("only {} offers this", self.lex.conns[o.conn].name));
         }
-        if !has_entity && o.recipient == Recipient::None && o.connector != "core" && !decisive {
+        if !has_entity
+            && !clause_named
+            && o.recipient == Recipient::None
+            && o.connector != "core"
+            && !decisive
+        {
             conf = conf.min(0.7);
         }
         if o.recipient == Recipient::Person && !has_entity && !clause_named {

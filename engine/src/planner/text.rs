@@ -281,7 +281,13 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                     j += 1;
                     continue;
                 }
-                if ch == '-' && next_word && (has_at || has_slash || has_dot) {
+                let email_ahead = || {
+                    bytes[j..]
+                        .iter()
+                        .take_while(|(_, c)| !c.is_whitespace())
+                        .any(|(_, c)| *c == '@')
+                };
+                if ch == '-' && next_word && (has_at || has_slash || has_dot || email_ahead()) {
                     j += 1;
                     continue;
                 }
