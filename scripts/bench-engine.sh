@@ -24,12 +24,12 @@ OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
 echo "== criterion: engine overhead"
-cargo bench -q -p nexwatt-benches --bench engine -- "${CRIT[@]}" 2>&1 | grep -E '^(engine_overhead|\s+time:)' || true
+cargo bench -q -p nexwatt-benches --bench engine -- "${CRIT[@]}" 2>&1 | grep -E '^(engine_overhead|\s+time:)' | grep -v '%' || true
 
 if [[ "${SKIP_COMPARE:-0}" != 1 ]]; then
   echo "== criterion: five-step chain on Nexwatt and other engines"
   cargo bench -q -p nexwatt-benches --features compare --bench compare -- "${CRIT[@]}" 2>&1 \
-    | grep -E '^(five_step_chain|\s+time:)' || true
+    | grep -E '^(five_step_chain|\s+time:)' | grep -v '%' || true
 fi
 
 echo "== concurrent_runs"
@@ -38,6 +38,10 @@ BIN="$CARGO_TARGET_DIR/release/concurrent_runs"
 "$BIN" --mode sequential --runs 2000 --steps 1 | tee "$OUT/seq1.txt"
 "$BIN" --mode sequential --runs 200 --steps 101 | tee "$OUT/seq101.txt"
 "$BIN" --mode sequential --runs 2000 --steps 5 | tee "$OUT/seq5.txt"
+# The same on one thread: the engine's cost without cross-thread wake-ups.
+"$BIN" --mode sequential --runs 2000 --steps 1 --current-thread | tee "$OUT/ct1.txt"
+"$BIN" --mode sequential --runs 200 --steps 101 --current-thread | tee "$OUT/ct101.txt"
+"$BIN" --mode sequential --runs 2000 --steps 5 --current-thread | tee "$OUT/ct5.txt"
 "$BIN" --mode complete --runs "$RUNS" | tee "$OUT/complete.txt"
 "$BIN" --mode idle --runs "$RUNS" | tee "$OUT/idle.txt"
 # sled 0.34 can deadlock under many concurrent transactions (upstream issue
@@ -86,6 +90,12 @@ if "cpu_us_per_run" in s1 and "cpu_us_per_run" in s101:
 s5 = kv("seq5.txt")
 if "cpu_us_per_run" in s5:
     rows.append(("5-step run, memory, on-CPU time", float(s5["cpu_us_per_run"]), 50.0))
+c1, c101, c5 = kv("ct1.txt"), kv("ct101.txt"), kv("ct5.txt")
+if "wall_us_per_run" in c1 and "wall_us_per_run" in c101:
+    rows.append(("per step, memory, current-thread runtime (wall)",
+                 (float(c101["wall_us_per_run"]) - float(c1["wall_us_per_run"])) / 100, 5.0))
+if "wall_us_per_run" in c5:
+    rows.append(("5-step run, memory, current-thread runtime (wall)", float(c5["wall_us_per_run"]), 50.0))
 for label, value, target in rows:
     print(f"{label:55} {fmt(value):>12}  target <= {fmt(target):>9}  {verdict(value, target)}")
 

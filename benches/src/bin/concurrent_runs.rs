@@ -2,7 +2,8 @@
 //! memory each run costs while it waits for review.
 //!
 //! ```text
-//! concurrent_runs [--mode complete|idle|sequential] [--runs N] [--steps N] [--backend memory|sled]
+//! concurrent_runs [--mode complete|idle|sequential] [--runs N] [--steps N]
+//!                 [--backend memory|sled] [--current-thread]
 //! ```
 //!
 //! - `complete` (default): starts `--runs` runs (default 10 000) of a chain
@@ -24,6 +25,10 @@
 //! threads' `schedstat`) and the time its threads were runnable but waited
 //! for a CPU: on a loaded machine wall-clock figures grow with other
 //! processes' load, on-CPU time much less.
+//!
+//! `--current-thread` runs everything on one thread (Tokio's current-thread
+//! runtime) instead of the multi-threaded one: what the engine costs without
+//! wake-ups across threads.
 //!
 //! Run it once per mode, each in its own process, so one measurement's
 //! allocations do not hide in the other's.
@@ -59,6 +64,7 @@ struct Args {
     runs: usize,
     steps: u32,
     backend: Backend,
+    current_thread: bool,
 }
 
 fn parse_args() -> Result<Args, BoxError> {
@@ -67,6 +73,7 @@ fn parse_args() -> Result<Args, BoxError> {
         runs: 10_000,
         steps: 5,
         backend: Backend::Memory,
+        current_thread: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -95,9 +102,10 @@ fn parse_args() -> Result<Args, BoxError> {
                     }
                 }
             }
+            "--current-thread" => args.current_thread = true,
             "-h" | "--help" => {
                 println!(
-                    "concurrent_runs [--mode complete|idle|sequential] [--runs N] [--steps N] [--backend memory|sled]"
+                    "concurrent_runs [--mode complete|idle|sequential] [--runs N] [--steps N] [--backend memory|sled] [--current-thread]"
                 );
                 std::process::exit(0);
             }
@@ -119,9 +127,15 @@ fn read_memory() -> Result<MemoryUse, BoxError> {
 
 fn main() -> Result<(), BoxError> {
     let args = parse_args()?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = if args.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+    };
     rt.block_on(run(args))
 }
 
