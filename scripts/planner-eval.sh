@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Scores the deterministic planner with the shared scorer
 # (../shared/planner-eval/score.py) on the shared dev set and on the
-# project's own held-out-style set (tests/planner/extra.jsonl), printing
-# every metric. Exits non-zero when a dev threshold is missed.
+# project's own sets: tests/planner/extra.jsonl (written alongside the
+# planner) and tests/planner/blind.jsonl (written from the catalog's rules
+# before reading the planner), printing every metric. Exits non-zero when a dev threshold is missed.
 #
 #   scripts/planner-eval.sh            # summaries
 #   scripts/planner-eval.sh --details  # plus what went wrong, per description
@@ -13,6 +14,7 @@ EVAL_DIR="${PLANNER_EVAL_DIR:-../shared/planner-eval}"
 DEV="$EVAL_DIR/dev.jsonl"
 SCORE="$EVAL_DIR/score.py"
 EXTRA="tests/planner/extra.jsonl"
+BLIND="tests/planner/blind.jsonl"
 DETAILS="${1:-}"
 
 for f in "$DEV" "$SCORE"; do
@@ -26,8 +28,12 @@ OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
 status=0
-for set in dev extra; do
-    if [ "$set" = dev ]; then gold="$DEV"; else gold="$EXTRA"; fi
+for set in dev extra blind; do
+    case "$set" in
+        dev) gold="$DEV" ;;
+        extra) gold="$EXTRA" ;;
+        *) gold="$BLIND" ;;
+    esac
     [ -f "$gold" ] || continue
     "$BIN" < "$gold" > "$OUT/$set.pred.jsonl"
     echo "== $set ($(grep -c . "$gold") descriptions)"

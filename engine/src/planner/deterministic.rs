@@ -692,6 +692,9 @@ impl<'a> Run<'a> {
                 && grammar::NEGATIONS
                     .iter()
                     .any(|p| self.lower_phrase_at(sub_body + 1, end, p).is_some()));
+        // A limit ("at most one text per day", "refunds must not exceed
+        // $500", "no more than $200") states a rule, not a step.
+        let negated = negated || (sub.is_none() && self.limit_at(sub_body, end).is_some());
         if body >= end {
             // A clause of markers only ("and, at the same time,") passes its
             // marker on to the next clause.
@@ -777,6 +780,25 @@ const PRONOUNS: &[&str] = &[
 
 impl Run<'_> {
     // ---------- sentence filter, rules, reordering ----------
+
+    /// Where a limit phrase ("at most", "no more than", "must not exceed",
+    /// "maximum") followed by a number starts in `a..b`, with the end of
+    /// the phrase.
+    fn limit_at(&self, a: usize, b: usize) -> Option<(usize, usize)> {
+        (a..b).find_map(|i| {
+            let e = grammar::LIMITS
+                .iter()
+                .filter_map(|p| self.lower_phrase_at(i, b, p))
+                .max()?;
+            self.toks[e..b]
+                .iter()
+                .take(4)
+                .any(|t| {
+                    matches!(t.kind, Kind::Money | Kind::Number) || grammar::number_at(t).is_some()
+                })
+                .then_some((i, e))
+        })
+    }
 
     fn passive(&self, c: &Clause) -> Option<usize> {
         let (a, b) = (c.sub_body, c.end);
@@ -877,14 +899,23 @@ impl Run<'_> {
             {
                 v += 1;
             }
-            let Some(neg_end) = grammar::NEGATIONS
+            let neg_end = grammar::NEGATIONS
                 .iter()
                 .filter_map(|p| self.lower_phrase_at(v, c.end, p))
-                .max()
-            else {
-                continue;
+                .max();
+            let limit = self.limit_at(v, c.end);
+            let mut v = match (neg_end, limit) {
+                (Some(e), _) => e,
+                // "Send at most one text": the action is the clause's verb.
+                (None, Some(_)) => v,
+                (None, None) => continue,
             };
-            let mut v = neg_end;
+            // "Refunds must not exceed $500": the action is the subject noun.
+            let subject_rule =
+                neg_end.is_none() && !self.is_imperative(v, c.end) && limit.is_some();
+            if subject_rule {
+                v = c.sub_body;
+            }
             while v < c.end
                 && self.toks[v].is_word()
                 && matches!(
@@ -905,14 +936,36 @@ impl Run<'_> {
             });
             // What the rule checks.
             let mut check = RuleCheck::Forbidden;
+            let mut frequency = false;
             for i in v..c.end {
                 let t = &self.toks[i];
                 if t.is_word()
                     && matches!(
                         t.lower.as_str(),
-                        "more" | "over" | "above" | "exceed" | "exceeding" | "greater" | "beyond"
+                        "more"
+                            | "over"
+                            | "above"
+                            | "exceed"
+                            | "exceeds"
+                            | "exceeding"
+                            | "greater"
+                            | "beyond"
+                            | "most"
+                            | "maximum"
+                            | "max"
+                            | "under"
+                            | "below"
                     )
                 {
+                    // A frequency ("at most one text per day") is no
+                    // value limit.
+                    if self.toks[i..c.end].iter().any(|x| {
+                        x.is_word() && matches!(x.lower.as_str(), "per" | "each" | "a" | "times")
+                    }) && !self.toks[i..c.end].iter().any(|x| x.kind == Kind::Money)
+                    {
+                        frequency = true;
+                        break;
+                    }
                     if let Some(num) = self.toks[i..c.end]
                         .iter()
                         .find(|x| matches!(x.kind, Kind::Money | Kind::Number))
@@ -973,6 +1026,13 @@ impl Run<'_> {
                     }
                 }
             }
+            if frequency || neg_end.is_none() && check == RuleCheck::Forbidden {
+                // No check of the rule model expresses it: say so rather
+                // than forbid the operation.
+                self.not_understood
+                    .push(format!("the limit '{}' (no rule can check it)", text));
+                continue;
+            }
             let targets: Vec<&OpInfo> = if op.recipient == Recipient::Person {
                 self.lex
                     .ops
@@ -1003,6 +1063,59 @@ impl Run<'_> {
             Some(Sub::When) => self.cond_of(c.sub_body, c.end, false).is_some(),
             _ => false,
         }
+    }
+
+    /// A money amount qualifying a record noun ("an invoice over $5,000",
+    /// "a charge of at least $2,500"): `amount OP VALUE` with the span of
+    /// the qualifier.
+    fn amount_qualifier(&self, a: usize, b: usize) -> Option<(grammar::Condition, usize, usize)> {
+        const QUALIFIERS: &[(&str, grammar::Op)] = &[
+            ("of more than", grammar::Op::Gt),
+            ("of over", grammar::Op::Gt),
+            ("of at least", grammar::Op::Ge),
+            ("of at most", grammar::Op::Le),
+            ("of less than", grammar::Op::Lt),
+            ("of under", grammar::Op::Lt),
+            ("worth more than", grammar::Op::Gt),
+            ("worth over", grammar::Op::Gt),
+            ("worth at least", grammar::Op::Ge),
+            ("worth less than", grammar::Op::Lt),
+            ("worth under", grammar::Op::Lt),
+            ("more than", grammar::Op::Gt),
+            ("over", grammar::Op::Gt),
+            ("above", grammar::Op::Gt),
+            ("at least", grammar::Op::Ge),
+            ("under", grammar::Op::Lt),
+            ("below", grammar::Op::Lt),
+        ];
+        (a + 1..b).find_map(|i| {
+            // The qualifier follows a record noun of the catalog.
+            let prev = &self.toks[i - 1];
+            if !(prev.is_word() && self.lex.single_nouns.contains(prev.stem.as_str())) {
+                return None;
+            }
+            let (e, op) = QUALIFIERS
+                .iter()
+                .find_map(|(p, op)| self.lower_phrase_at(i, b, p).map(|e| (e, *op)))?;
+            let money = self
+                .toks
+                .get(e)
+                .filter(|t| t.kind == Kind::Money && e < b)?;
+            let value = money.num?;
+            let value = if value.fract() == 0.0 && value.abs() < 1e15 {
+                format!("{}", value as i64)
+            } else {
+                format!("{value}")
+            };
+            Some((
+                grammar::Condition {
+                    text: Some(format!("amount {} {value}", op.symbol())),
+                    vague: false,
+                },
+                i,
+                e + 1,
+            ))
+        })
     }
 
     fn cond_of(&self, a: usize, b: usize, negate: bool) -> Option<grammar::Condition> {
@@ -1212,6 +1325,12 @@ impl Run<'_> {
                     let snippet = self.snippet(bi + 1, c.end);
                     self.push_condition(cond, span, snippet, BTreeSet::from([0]));
                 }
+            } else if let Some((cond, a, e)) = self.amount_qualifier(c.sub_body, c.end) {
+                // "an invoice over $5,000 is paid": the amount qualifies
+                // the event's record.
+                let span = (self.toks[a].start, self.toks[e - 1].end);
+                let snippet = self.snippet(a, e);
+                self.push_condition(cond, span, snippet, BTreeSet::from([0]));
             }
             return;
         }

@@ -195,6 +195,26 @@ pub(crate) const SUBS: &[(&str, Sub)] = &[
 ];
 
 /// Words that open a rule ("never refund more than $500").
+/// Phrases that state a limit on a value or a frequency: a rule, not a step.
+pub(crate) const LIMITS: &[&str] = &[
+    "at most",
+    "no more than",
+    "not more than",
+    "no higher than",
+    "exceed",
+    "exceeds",
+    "maximum",
+    "max",
+    "never be more than",
+    "not be more than",
+    "never be over",
+    "not be over",
+    "never go over",
+    "not go over",
+    "stay under",
+    "stay below",
+];
+
 pub(crate) const NEGATIONS: &[&str] = &[
     "never",
     "don't",
