@@ -85,6 +85,7 @@ fn graphs() -> impl Strategy<Value = (Vec<Vec<u32>>, Vec<Behaviour>)> {
     })
 }
 
+#[allow(clippy::panic)] // a test helper: failing loudly is its job
 async fn check(afters: Vec<Vec<u32>>, behaviours: Vec<Behaviour>) {
     let n = afters.len() as u32 + 1;
     let mut steps = vec![step(1, "core.manual", &[])];
