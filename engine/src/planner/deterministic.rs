@@ -383,11 +383,20 @@ impl<'a> Run<'a> {
         out
     }
 
+    /// A category word as written ("accounting", "our CRM") at `i`.
+    fn category_at(&self, i: usize, b: usize, p: &[String]) -> bool {
+        self.phrase_at(i, b, p).is_some()
+            && self
+                .toks
+                .get(i)
+                .is_some_and(|t| self.lex.category_words.contains(&t.lower))
+    }
+
     fn categories(&self, a: usize, b: usize) -> Vec<usize> {
         let mut out = Vec::new();
         for i in a..b {
             for (p, conns) in &self.lex.categories {
-                if self.phrase_at(i, b, p).is_some() {
+                if self.category_at(i, b, p) {
                     out.extend(conns.iter().copied());
                 }
             }
@@ -1499,7 +1508,7 @@ impl Run<'_> {
         }
         let mut cats = self.categories(oa, ob);
         for (p, cs) in &self.lex.categories {
-            if cs.len() == 1 && (oa..ob).any(|i| self.phrase_at(i, ob, p).is_some()) {
+            if cs.len() == 1 && (oa..ob).any(|i| self.category_at(i, ob, p)) {
                 named.push((oa, cs[0]));
                 cats.retain(|c| *c != cs[0]);
             }
@@ -1835,6 +1844,14 @@ impl Run<'_> {
                 .map(|(oi, _, _, _)| self.lex.ops[*oi].connector.as_str())
                 .collect();
             if media.len() > 1 && !self.named_in_desc.contains(&o.conn) {
+                // "Remind me to water the plants": a note to the author
+                // through no named medium is no step of the catalog.
+                let to_author = self.toks.get(oa).is_some_and(|t| {
+                    t.is_word() && matches!(t.lower.as_str(), "me" | "myself" | "us")
+                });
+                if to_author {
+                    return None;
+                }
                 conf = conf.min(0.55);
                 notes.retain(|n| !n.starts_with("only "));
                 notes.push(format!(

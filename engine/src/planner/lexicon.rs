@@ -120,6 +120,9 @@ pub(crate) struct Lexicon {
     pub nouns: Vec<NameEntry>,
     /// Category words (`crm`) → connectors.
     pub categories: Vec<(Vec<String>, Vec<usize>)>,
+    /// Category words as written, lower case, singular and plural
+    /// ("accounting", "crm", "crms"): "their account" is no category.
+    pub category_words: HashSet<String>,
     /// First stem of a verb phrase → (op, phrase index).
     pub verb_index: HashMap<String, Vec<(usize, usize)>>,
     /// Surface (lower-case) base forms of first verb words, for
@@ -289,6 +292,12 @@ impl Lexicon {
             }
             let category = words(&c.category);
             if category.len() == 1 {
+                let surface = c.category.trim().to_lowercase();
+                lex.category_words.insert(format!("{surface}s"));
+                if let Some(single) = surface.strip_suffix('s') {
+                    lex.category_words.insert(single.to_string());
+                }
+                lex.category_words.insert(surface);
                 if let Some(entry) = lex.categories.iter_mut().find(|(p, _)| *p == category) {
                     entry.1.push(ci);
                 } else {
