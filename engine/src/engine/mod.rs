@@ -161,7 +161,7 @@ pub(crate) struct Inner {
     pub(crate) step_permits: Arc<Semaphore>,
     /// The command channel of every run that has a live driver task.
     pub(crate) drivers: Mutex<HashMap<RunId, runner::DriverHandle>>,
-    /// Woken whenever a run's status changes or a driver exits.
+    /// Woken whenever a driver exits.
     pub(crate) changed: Notify,
     /// Set by [`Engine::shutdown`]: no new step starts.
     pub(crate) stopping: AtomicBool,
@@ -640,33 +640,52 @@ impl Engine {
     /// status changes; never polls.
     pub async fn wait_for_run(&self, ws: WorkspaceId, id: RunId) -> Result<Run, EngineError> {
         loop {
-            let notified = self.inner.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            // Whether a driver is on it, checked before reading the run: a
-            // driver settles the run's status before it leaves.
+            // A driver on the run tells when it settles; without one, the
+            // stored run is the truth (a driver settles the run's status
+            // before it leaves the registry).
+            let settled = self
+                .inner
+                .drivers
+                .lock()
+                .map_err(|_| EngineError::internal("driver registry poisoned"))?
+                .get(&id)
+                .map(runner::DriverHandle::settled);
+            if let Some(mut settled) = settled {
+                let run = settled
+                    .wait_for(Option::is_some)
+                    .await
+                    .ok()
+                    .and_then(|run| run.clone());
+                // Otherwise the driver ended without settling the run
+                // (shutdown, or an error), or the run is another
+                // workspace's: storage answers.
+                if let Some(run) = run.filter(|run| run.workspace == ws) {
+                    return Ok(run);
+                }
+            }
+            let run = self.inner.storage.get_run(ws, id).await?;
+            if !matches!(run.status, RunStatus::Queued | RunStatus::Running) {
+                return Ok(run);
+            }
             let driven = self
                 .inner
                 .drivers
                 .lock()
                 .map(|d| d.contains_key(&id))
                 .unwrap_or(false);
-            let run = self.inner.storage.get_run(ws, id).await?;
-            if !matches!(run.status, RunStatus::Queued | RunStatus::Running) {
-                return Ok(run);
+            if driven {
+                // A new driver took the run up in the meantime.
+                continue;
             }
-            if !driven {
-                return Err(if self.inner.is_stopping() {
-                    EngineError::unavailable(format!(
-                        "the engine stopped before run {id} finished; it resumes when an engine is built on this storage"
-                    ))
-                } else {
-                    EngineError::internal(format!(
-                        "run {id} is stalled: its driver stopped on an error (see the log); it resumes when an engine is built on this storage"
-                    ))
-                });
-            }
-            notified.await;
+            return Err(if self.inner.is_stopping() {
+                EngineError::unavailable(format!(
+                    "the engine stopped before run {id} finished; it resumes when an engine is built on this storage"
+                ))
+            } else {
+                EngineError::internal(format!(
+                    "run {id} is stalled: its driver stopped on an error (see the log); it resumes when an engine is built on this storage"
+                ))
+            });
         }
     }
 

@@ -35,7 +35,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::connector::{
     Connector, ConnectorError, ConnectorErrorKind, ExecutionContext, OperationManifest, Route,
@@ -56,6 +56,16 @@ const ENGINE_ACTOR: &str = "engine";
 #[derive(Debug)]
 pub(crate) struct DriverHandle {
     tx: mpsc::UnboundedSender<Command>,
+    /// The run as last settled by the driver (neither queued nor running),
+    /// or `None` while it progresses. Closed when the driver ends.
+    settled: watch::Receiver<Option<Run>>,
+}
+
+impl DriverHandle {
+    /// A receiver of the run's settled state; see [`DriverHandle::settled`].
+    pub(crate) fn settled(&self) -> watch::Receiver<Option<Run>> {
+        self.settled.clone()
+    }
 }
 
 /// What a driver is asked to do besides driving.
@@ -97,9 +107,16 @@ fn spawn_locked(
     seed: Seed,
 ) -> mpsc::UnboundedSender<Command> {
     let (tx, rx) = mpsc::unbounded_channel();
-    drivers.insert(seed.run_id, DriverHandle { tx: tx.clone() });
+    let (settled_tx, settled) = watch::channel(None);
+    drivers.insert(
+        seed.run_id,
+        DriverHandle {
+            tx: tx.clone(),
+            settled,
+        },
+    );
     let inner = Arc::clone(inner);
-    tokio::spawn(driver_task(inner, seed, rx));
+    tokio::spawn(driver_task(inner, seed, rx, settled_tx));
     tx
 }
 
@@ -155,9 +172,14 @@ pub(crate) async fn resolve(
         .map_err(|_| EngineError::internal("the run's driver stopped before answering"))?
 }
 
-async fn driver_task(inner: Arc<Inner>, seed: Seed, mut rx: mpsc::UnboundedReceiver<Command>) {
+async fn driver_task(
+    inner: Arc<Inner>,
+    seed: Seed,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    settled: watch::Sender<Option<Run>>,
+) {
     let run_id = seed.run_id;
-    match Driver::load(Arc::clone(&inner), seed).await {
+    match Driver::load(Arc::clone(&inner), seed, settled).await {
         Ok(mut driver) => {
             if let Err(e) = driver.drive(&mut rx).await {
                 tracing::error!(run = %run_id, error = %e, "run driver stopped on an error; the run resumes when the engine restarts");
@@ -215,6 +237,8 @@ struct Driver {
     /// Steps whose call is in flight (index `n - 1`).
     busy: Vec<bool>,
     in_flight: FuturesUnordered<BoxFuture<'static, Outcome>>,
+    /// Where waiters learn that the run settled (see [`DriverHandle`]).
+    settled: watch::Sender<Option<Run>>,
     /// Whether the run record is known to be on disk (loaded from storage,
     /// or flushed since it was created). Before the first outside write of
     /// a run that is not, storage is flushed: no effect of a run the engine
@@ -223,7 +247,11 @@ struct Driver {
 }
 
 impl Driver {
-    async fn load(inner: Arc<Inner>, seed: Seed) -> Result<Self, EngineError> {
+    async fn load(
+        inner: Arc<Inner>,
+        seed: Seed,
+        settled: watch::Sender<Option<Run>>,
+    ) -> Result<Self, EngineError> {
         let storage = &inner.storage;
         let run = match seed.run {
             Some(run) => run,
@@ -280,6 +308,7 @@ impl Driver {
             latest,
             busy: vec![false; n],
             in_flight: FuturesUnordered::new(),
+            settled,
             durable: !fresh,
         })
     }
@@ -1104,7 +1133,7 @@ impl Driver {
         }
         self.run = run;
         if completes {
-            self.inner.changed.notify_waiters();
+            self.publish();
         }
         let i = record.step as usize - 1;
         if let Some(slot) = self.records.get_mut(i) {
@@ -1183,7 +1212,7 @@ impl Driver {
         run.revision += 1;
         self.run = run;
         tracing::debug!(run = %self.run.id, status = to.as_str(), "{message}");
-        self.inner.changed.notify_waiters();
+        self.publish();
         Ok(())
     }
 
@@ -1389,8 +1418,20 @@ impl Driver {
             *slot = Some(escalation.clone());
         }
         tracing::info!(escalation = %id, action = req.action.as_str(), actor = %actor, "escalation resolved");
-        self.inner.changed.notify_waiters();
+        self.publish();
         Ok(escalation)
+    }
+
+    /// Tells waiters the run's state after its status may have changed:
+    /// the run if it settled (neither queued nor running), else `None`.
+    fn publish(&self) {
+        let settled = !matches!(self.run.status, RunStatus::Queued | RunStatus::Running);
+        let current = self.settled.borrow().is_some();
+        if settled {
+            self.settled.send_replace(Some(self.run.clone()));
+        } else if current {
+            self.settled.send_replace(None);
+        }
     }
 
     fn event(
