@@ -31,7 +31,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use async_trait::async_trait;
 use nexwatt_engine::id::{AgentId, ApiKeyId, EscalationId, EventId, RunId, WorkspaceId};
 use nexwatt_engine::model::{
-    Agent, ApiKeyRecord, Escalation, Event, KeyHash, Run, StepRecord, Workspace,
+    Agent, ApiKeyRecord, Escalation, Event, KeyHash, Run, RunStatus, StepRecord, Workspace,
 };
 use nexwatt_engine::storage::backend::{self, plan_batch, BatchState, Change, IndexKey};
 use nexwatt_engine::storage::{
@@ -157,23 +157,27 @@ impl<T: Record> Table<T> {
         self.records.get(&id).filter(|r| r.workspace() == workspace)
     }
 
+    /// Stores `new` (replacing `old`), touching only the index entries
+    /// that differ between the two: an update that keeps the indexed
+    /// fields (status, agent, run) changes no index.
     fn put(&mut self, old: Option<&T>, new: T) {
         let new_entries = new.entries();
-        if let Some(old) = old {
-            for key in old.entries() {
-                if !new_entries.contains(&key) {
-                    let prefix = key.with_id(0);
-                    if let Some(ids) = self.index.get_mut(&prefix) {
-                        ids.remove(&key.id);
-                        if ids.is_empty() {
-                            self.index.remove(&prefix);
-                        }
+        let old_entries = old.map(Record::entries).unwrap_or_default();
+        for key in &old_entries {
+            if !new_entries.contains(key) {
+                let prefix = key.with_id(0);
+                if let Some(ids) = self.index.get_mut(&prefix) {
+                    ids.remove(&key.id);
+                    if ids.is_empty() {
+                        self.index.remove(&prefix);
                     }
                 }
             }
         }
         for key in new_entries {
-            self.index.entry(key.with_id(0)).or_default().insert(key.id);
+            if !old_entries.contains(&key) {
+                self.index.entry(key.with_id(0)).or_default().insert(key.id);
+            }
         }
         self.records.insert(new.id(), new);
     }
@@ -233,7 +237,6 @@ struct Inner {
     api_keys_by_hash: HashMap<KeyHash, ApiKeyId>,
     agents: Table<Agent>,
     runs: Table<Run>,
-    unfinished: BTreeSet<RunId>,
     steps: IdMap<RunId, BTreeMap<u32, StepRecord>>,
     escalations: Table<Escalation>,
     events: Table<Event>,
@@ -281,14 +284,7 @@ impl Inner {
                 self.api_keys.insert(new.id, new);
             }
             Change::Agent { old, new } => self.agents.put(old.as_ref(), new),
-            Change::Run { old, new } => {
-                if backend::is_unfinished(new.status) {
-                    self.unfinished.insert(new.id);
-                } else {
-                    self.unfinished.remove(&new.id);
-                }
-                self.runs.put(old.as_ref(), new);
-            }
+            Change::Run { old, new } => self.runs.put(old.as_ref(), new),
             Change::Step(s) => {
                 self.steps.entry(s.run_id).or_default().insert(s.step, s);
             }
@@ -426,13 +422,27 @@ impl Storage for MemoryStorage {
     }
 
     async fn list_unfinished_runs(&self) -> Result<Vec<Run>, StorageError> {
+        // Read off the status index (no separate set to keep up on every
+        // run write): every workspace's `queued` and `running` entries.
         let inner = self.read()?;
-        Ok(inner
-            .unfinished
+        let unfinished = [RunStatus::Queued, RunStatus::Running].map(backend::run_status_byte);
+        let mut ids: Vec<u128> = inner
+            .runs
+            .index
             .iter()
-            .filter_map(|id| inner.runs.records.get(&id.ulid().0))
-            .cloned()
-            .collect())
+            .filter(|(prefix, _)| {
+                prefix.mask == backend::MASK_STATUS && unfinished.contains(&prefix.status)
+            })
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect();
+        ids.sort_unstable();
+        ids.into_iter()
+            .map(|id| {
+                inner.runs.records.get(&id).cloned().ok_or_else(|| {
+                    StorageError::new(StorageErrorKind::Read, "run index names a missing record")
+                })
+            })
+            .collect()
     }
 
     async fn get_step_records(

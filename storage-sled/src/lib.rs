@@ -24,12 +24,19 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `m` | `format` | layout version (`2`) |
+//! | `m` | `format` | layout version (`3`) |
 //! | `w` `k` `a` `r` `e` `v` | id | workspace, API key, agent, run, escalation, event (JSON) |
 //! | `h` | SHA-256 hex of a key secret | API key id |
 //! | `s` | run id ‖ step (u32 BE) | step record (JSON) |
-//! | `u` | run id | (empty): runs queued or running |
 //! | `A` `R` `E` `V` | [`IndexKey`], its masked-out fields left out (BE) | (empty): agent, run, escalation, event indexes |
+//!
+//! Runs that are queued or running ([`Storage::list_unfinished_runs`])
+//! have no marker key of their own: they are read off the run index's
+//! status entries (`R ‖ workspace ‖ status mask ‖ queued/running ‖ id`),
+//! one seek per workspace that has runs, so a run write costs one sled key
+//! less. Layout 2 (which kept a `u ‖ run id` marker) is upgraded in place
+//! on open: the markers are deleted and the version set to 3, in one
+//! atomic batch.
 //!
 //! A list page is one range scan of the index (`workspace ‖ filter mask ‖
 //! run ‖ agent ‖ status ‖ id`) taking `limit + 1` keys, then one get per
@@ -58,7 +65,7 @@ use std::sync::{Arc, RwLock};
 use async_trait::async_trait;
 use nexwatt_engine::id::{AgentId, ApiKeyId, EscalationId, EventId, RunId, WorkspaceId};
 use nexwatt_engine::model::{
-    Agent, ApiKeyRecord, Escalation, Event, KeyHash, Run, StepRecord, Workspace,
+    Agent, ApiKeyRecord, Escalation, Event, KeyHash, Run, RunStatus, StepRecord, Workspace,
 };
 use nexwatt_engine::storage::backend::{self, plan_batch, BatchState, Change, IndexKey};
 use nexwatt_engine::storage::{
@@ -70,7 +77,9 @@ use serde::Serialize;
 
 const TREE: &str = "nexwatt";
 const FORMAT_KEY: &[u8] = b"mformat";
-const FORMAT: &[u8] = b"2";
+const FORMAT: &[u8] = b"3";
+/// The previous layout, which [`SledStorage::open_blocking`] upgrades.
+const FORMAT_V2: &[u8] = b"2";
 
 const T_WORKSPACE: u8 = b'w';
 const T_API_KEY: u8 = b'k';
@@ -80,7 +89,8 @@ const T_RUN: u8 = b'r';
 const T_ESCALATION: u8 = b'e';
 const T_EVENT: u8 = b'v';
 const T_STEP: u8 = b's';
-const T_UNFINISHED: u8 = b'u';
+/// Layout 2's marker table of unfinished runs (dropped by the upgrade).
+const T_UNFINISHED_V2: u8 = b'u';
 const I_AGENT: u8 = b'A';
 const I_RUN: u8 = b'R';
 const I_ESCALATION: u8 = b'E';
@@ -252,11 +262,12 @@ impl SledStorage {
                 tree.insert(FORMAT_KEY, FORMAT).map_err(write_error)?;
             }
             Some(found) if found.as_ref() == FORMAT => {}
+            Some(found) if found.as_ref() == FORMAT_V2 => upgrade_v2(&tree)?,
             Some(found) => {
                 return Err(StorageError::new(
                     StorageErrorKind::Unavailable,
                     format!(
-                        "database at {} has layout version {:?}; this build reads version 2",
+                        "database at {} has layout version {:?}; this build reads versions 2 and 3",
                         config.path.display(),
                         String::from_utf8_lossy(&found)
                     ),
@@ -399,15 +410,6 @@ fn write_change(batch: &mut sled::Batch, change: &Change) -> Result<(), StorageE
         Change::Run { old, new } => {
             let old_keys = old.as_ref().map(backend::run_entries).unwrap_or_default();
             reindex(batch, I_RUN, &old_keys, &backend::run_entries(new));
-            let unfinished = id_key(T_UNFINISHED, new.id.ulid().0);
-            if backend::is_unfinished(new.status) {
-                batch.insert(&unfinished[..], &[][..]);
-            } else if old
-                .as_ref()
-                .is_some_and(|o| backend::is_unfinished(o.status))
-            {
-                batch.remove(&unfinished[..]);
-            }
             batch.insert(&id_key(T_RUN, new.id.ulid().0)[..], encode(new)?);
         }
         Change::Step(s) => {
@@ -451,6 +453,62 @@ fn apply_batch(
         write_change(&mut writes, change)?;
     }
     tree.apply_batch(writes).map_err(write_error)
+}
+
+/// Upgrades a layout-2 database to layout 3: deletes the unfinished-run
+/// markers (layout 3 reads them off the status index) and sets the version,
+/// as one atomic batch.
+fn upgrade_v2(tree: &sled::Tree) -> Result<(), StorageError> {
+    let mut batch = sled::Batch::default();
+    let mut markers = 0usize;
+    for key in tree.scan_prefix([T_UNFINISHED_V2]).keys() {
+        batch.remove(key.map_err(read_error)?);
+        markers += 1;
+    }
+    batch.insert(FORMAT_KEY, FORMAT);
+    tree.apply_batch(batch).map_err(write_error)?;
+    tracing::info!(markers, "upgraded sled storage layout 2 -> 3");
+    Ok(())
+}
+
+/// The ids of every queued or running run, in no particular order: for
+/// each workspace that has runs (found by seeking past the previous one),
+/// the run index's `queued` and `running` status entries.
+fn unfinished_run_ids(tree: &sled::Tree) -> Result<Vec<u128>, StorageError> {
+    let mut ids = Vec::new();
+    let mut from = id_key(I_RUN, 0);
+    loop {
+        let Some(first) = tree.range(&from[..]..).keys().next() else {
+            break;
+        };
+        let first = first.map_err(read_error)?;
+        if first.first() != Some(&I_RUN) {
+            break;
+        }
+        let ws = decode_id(first.get(1..17).unwrap_or_default())?;
+        for status in [RunStatus::Queued, RunStatus::Running] {
+            let filter = RunFilter {
+                agent: None,
+                status: Some(status),
+            };
+            let scan = backend::run_scan(WorkspaceId::from_bytes(ws.to_be_bytes()), &filter);
+            let full = index_key(I_RUN, &scan);
+            let prefix = full
+                .get(..full.len().saturating_sub(16))
+                .unwrap_or_default();
+            for key in tree.scan_prefix(prefix).keys() {
+                let key = key.map_err(read_error)?;
+                ids.push(index_key_id(&key).ok_or_else(|| {
+                    StorageError::new(StorageErrorKind::Read, "bad run index key")
+                })?);
+            }
+        }
+        match ws.checked_add(1) {
+            Some(next) => from = id_key(I_RUN, next),
+            None => break,
+        }
+    }
+    Ok(ids)
 }
 
 fn poisoned() -> StorageError {
@@ -671,13 +729,14 @@ impl Storage for SledStorage {
 
     async fn list_unfinished_runs(&self) -> Result<Vec<Run>, StorageError> {
         self.blocking(|r| {
-            let mut out = Vec::new();
-            for key in r.tree.scan_prefix([T_UNFINISHED]).keys() {
-                let key = key.map_err(read_error)?;
-                let id = decode_id(key.get(1..).unwrap_or_default())?;
-                if let Some(run) = r.record(T_RUN, id, "run")? {
-                    out.push(run);
-                }
+            let mut ids = unfinished_run_ids(&r.tree)?;
+            ids.sort_unstable();
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let run = r.record(T_RUN, id, "run")?.ok_or_else(|| {
+                    StorageError::new(StorageErrorKind::Read, "run index names a missing record")
+                })?;
+                out.push(run);
             }
             Ok(out)
         })
