@@ -6,7 +6,9 @@
 //!
 //! Records live in hash maps by id. Lists page through secondary indexes:
 //! for every filter combination a record can match (an [`IndexKey`]
-//! prefix), a `BTreeSet` of ids, so one page costs O(limit + log n)
+//! prefix), a sorted set of ids ([`IdSet`]: sorted chunks, so the usual
+//! insert — a new id, larger than every stored one — is a push), so one
+//! page costs O(limit + log n)
 //! whatever the table's size.
 //! Every batch is applied under one write lock: all preconditions are
 //! checked first (by [`plan_batch`]), then every write lands.
@@ -23,9 +25,8 @@
 //! # }
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::ops::Bound;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -135,12 +136,109 @@ impl Record for Event {
     }
 }
 
+/// A sorted set of ids, kept as sorted chunks of at most
+/// [`IdSet::CHUNK`] ids (every id of a chunk below every id of the next).
+/// Ids come from a ULID generator that is monotonic in-process, so nearly
+/// every insert is larger than every stored id: a push onto the last chunk,
+/// where a `BTreeSet` walks and compares down every level. Other inserts
+/// and removals binary-search the chunks, then move at most one chunk's
+/// ids.
+#[derive(Debug, Default)]
+struct IdSet {
+    chunks: Vec<Vec<u128>>,
+}
+
+impl IdSet {
+    /// The most ids in one chunk; a fuller chunk splits in two.
+    const CHUNK: usize = 256;
+
+    /// The index of the chunk where `id` is or would go: the first whose
+    /// last id is at least `id` (or the last chunk).
+    fn chunk_for(&self, id: u128) -> usize {
+        let i = self
+            .chunks
+            .partition_point(|c| c.last().is_some_and(|last| *last < id));
+        i.min(self.chunks.len().saturating_sub(1))
+    }
+
+    /// Adds `id`; false if it was there.
+    fn insert(&mut self, id: u128) -> bool {
+        let Some(last) = self.chunks.last_mut() else {
+            self.chunks.push(vec![id]);
+            return true;
+        };
+        if last.last().is_some_and(|l| *l < id) && last.len() < Self::CHUNK {
+            last.push(id);
+            return true;
+        }
+        let i = self.chunk_for(id);
+        let is_last = i + 1 == self.chunks.len();
+        let Some(chunk) = self.chunks.get_mut(i) else {
+            return false;
+        };
+        match chunk.binary_search(&id) {
+            Ok(_) => false,
+            Err(at) => {
+                chunk.insert(at, id);
+                if chunk.len() > Self::CHUNK {
+                    // A chunk that fills by pushes (the last one) splits
+                    // off only its newest id; others split in half.
+                    let keep = if is_last && at + 1 == chunk.len() {
+                        Self::CHUNK
+                    } else {
+                        chunk.len() / 2
+                    };
+                    let tail = chunk.split_off(keep);
+                    self.chunks.insert(i + 1, tail);
+                }
+                true
+            }
+        }
+    }
+
+    /// Removes `id`; false if it was not there.
+    fn remove(&mut self, id: u128) -> bool {
+        let i = self.chunk_for(id);
+        let Some(chunk) = self.chunks.get_mut(i) else {
+            return false;
+        };
+        match chunk.binary_search(&id) {
+            Ok(at) => {
+                chunk.remove(at);
+                if chunk.is_empty() {
+                    self.chunks.remove(i);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    /// The ids from `low` (inclusive) on, in order.
+    fn iter_from(&self, low: u128) -> impl Iterator<Item = u128> + '_ {
+        let i = self.chunk_for(low);
+        let rest = self.chunks.get(i..).unwrap_or_default();
+        rest.iter().enumerate().flat_map(move |(n, chunk)| {
+            let start = if n == 0 {
+                chunk.partition_point(|id| *id < low)
+            } else {
+                0
+            };
+            chunk.get(start..).unwrap_or_default().iter().copied()
+        })
+    }
+}
+
 /// Records of one type by id, and their secondary index: for each index
 /// prefix (an [`IndexKey`] with id 0), the ids under it in order.
 #[derive(Debug)]
 struct Table<T> {
     records: IdMap<u128, T>,
-    index: IdMap<IndexKey, BTreeSet<u128>>,
+    index: IdMap<IndexKey, IdSet>,
 }
 
 impl<T> Default for Table<T> {
@@ -167,7 +265,7 @@ impl<T: Record> Table<T> {
             if !new_entries.contains(key) {
                 let prefix = key.with_id(0);
                 if let Some(ids) = self.index.get_mut(&prefix) {
-                    ids.remove(&key.id);
+                    ids.remove(key.id);
                     if ids.is_empty() {
                         self.index.remove(&prefix);
                     }
@@ -213,10 +311,11 @@ impl<T: Record> Table<T> {
             });
         };
         for id in ids
-            .range((Bound::Included(low.id), Bound::Included(high.id)))
+            .iter_from(low.id)
+            .take_while(|id| *id <= high.id)
             .take(page.limit() + 1)
         {
-            match self.records.get(id) {
+            match self.records.get(&id) {
                 Some(record) => items.push(record.clone()),
                 None => {
                     return Err(StorageError::new(
@@ -433,7 +532,7 @@ impl Storage for MemoryStorage {
             .filter(|(prefix, _)| {
                 prefix.mask == backend::MASK_STATUS && unfinished.contains(&prefix.status)
             })
-            .flat_map(|(_, ids)| ids.iter().copied())
+            .flat_map(|(_, ids)| ids.iter_from(0))
             .collect();
         ids.sort_unstable();
         ids.into_iter()
@@ -499,5 +598,44 @@ impl Storage for MemoryStorage {
             page,
             "event",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::IdSet;
+
+    proptest! {
+        /// Any sequence of inserts and removals leaves `IdSet` with the
+        /// same members, in the same order, as a `BTreeSet`, and reports
+        /// the same changes; `iter_from` agrees from any start.
+        #[test]
+        fn id_set_behaves_like_a_btree_set(
+            ops in proptest::collection::vec((any::<bool>(), 0u128..2_000, any::<bool>()), 0..3_000),
+            start in 0u128..2_100,
+        ) {
+            let mut set = IdSet::default();
+            let mut model = BTreeSet::new();
+            let mut next = 2_000u128;
+            for (insert, id, fresh) in ops {
+                if insert {
+                    // Mostly ever-larger ids, as the ULID generator makes.
+                    let id = if fresh { next += 1; next } else { id };
+                    prop_assert_eq!(set.insert(id), model.insert(id));
+                } else {
+                    prop_assert_eq!(set.remove(id), model.remove(&id));
+                }
+                prop_assert_eq!(set.is_empty(), model.is_empty());
+            }
+            prop_assert!(set.chunks.iter().all(|c| !c.is_empty() && c.len() <= IdSet::CHUNK));
+            let all: Vec<u128> = set.iter_from(0).collect();
+            prop_assert_eq!(all, model.iter().copied().collect::<Vec<_>>());
+            let from: Vec<u128> = set.iter_from(start).collect();
+            prop_assert_eq!(from, model.range(start..).copied().collect::<Vec<_>>());
+        }
     }
 }
