@@ -148,6 +148,30 @@ pub struct RunDetail {
     pub steps: Vec<StepRecord>,
 }
 
+/// The count of live driver tasks and the signal of one ending.
+#[derive(Debug, Default)]
+pub(crate) struct DriverTasks {
+    live: std::sync::atomic::AtomicUsize,
+    ended: Notify,
+}
+
+impl DriverTasks {
+    /// A driver task starts.
+    pub(crate) fn started(&self) {
+        self.live.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A driver task ended and holds nothing of the engine any more.
+    pub(crate) fn ended(&self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        self.ended.notify_waiters();
+    }
+
+    fn live(&self) -> usize {
+        self.live.load(Ordering::SeqCst)
+    }
+}
+
 /// Shared state of an engine and its run drivers.
 pub(crate) struct Inner {
     pub(crate) storage: Arc<dyn Storage>,
@@ -161,8 +185,9 @@ pub(crate) struct Inner {
     pub(crate) step_permits: Arc<Semaphore>,
     /// The command channel of every run that has a live driver task.
     pub(crate) drivers: Mutex<HashMap<RunId, runner::DriverHandle>>,
-    /// Woken whenever a driver exits.
-    pub(crate) changed: Notify,
+    /// Live driver tasks, counted until each has dropped its hold on the
+    /// engine (so its storage is released when shutdown returns).
+    pub(crate) tasks: Arc<DriverTasks>,
     /// Set by [`Engine::shutdown`]: no new step starts.
     pub(crate) stopping: AtomicBool,
     /// Woken when shutdown starts.
@@ -289,7 +314,7 @@ impl EngineBuilder {
             limits,
             host_rules: self.host_rules,
             drivers: Mutex::new(HashMap::new()),
-            changed: Notify::new(),
+            tasks: Arc::new(DriverTasks::default()),
             stopping: AtomicBool::new(false),
             stop_signal: Notify::new(),
         });
@@ -695,9 +720,8 @@ impl Engine {
     pub async fn shutdown(&self) -> Result<(), EngineError> {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.stop_signal.notify_waiters();
-        self.inner.changed.notify_waiters();
         loop {
-            let notified = self.inner.changed.notified();
+            let notified = self.inner.tasks.ended.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let empty = self
@@ -706,7 +730,7 @@ impl Engine {
                 .lock()
                 .map(|d| d.is_empty())
                 .unwrap_or(true);
-            if empty {
+            if empty && self.inner.tasks.live() == 0 {
                 break;
             }
             notified.await;

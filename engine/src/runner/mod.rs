@@ -116,6 +116,7 @@ fn spawn_locked(
         },
     );
     let inner = Arc::clone(inner);
+    inner.tasks.started();
     tokio::spawn(driver_task(inner, seed, rx, settled_tx));
     tx
 }
@@ -196,7 +197,10 @@ async fn driver_task(
             }
         }
     }
-    inner.changed.notify_waiters();
+    // Counted as ended only once nothing of the engine is held any more.
+    let tasks = Arc::clone(&inner.tasks);
+    drop(inner);
+    tasks.ended();
 }
 
 /// Why an attempt failed, once retries are over.
@@ -236,6 +240,9 @@ struct Driver {
     latest: Vec<Option<Escalation>>,
     /// Steps whose call is in flight (index `n - 1`).
     busy: Vec<bool>,
+    /// Events of a started step whose `running` checkpoint was skipped,
+    /// written with its outcome (index `n - 1`).
+    deferred: Vec<Vec<Event>>,
     in_flight: FuturesUnordered<BoxFuture<'static, Outcome>>,
     /// Where waiters learn that the run settled (see [`DriverHandle`]).
     settled: watch::Sender<Option<Run>>,
@@ -307,6 +314,7 @@ impl Driver {
             records,
             latest,
             busy: vec![false; n],
+            deferred: vec![Vec::new(); n],
             in_flight: FuturesUnordered::new(),
             settled,
             durable: !fresh,
@@ -908,7 +916,27 @@ impl Driver {
             Vec::new()
         };
         let flush = self.needs_flush(step) || (effect == Effect::Write && !self.durable);
-        self.checkpoint(record.clone(), events, flush).await?;
+        // The `running` checkpoint matters only where a re-run is unsafe
+        // (a write that does not honour idempotency keys): recovery then
+        // escalates instead of calling again. A read, a built-in or an
+        // idempotent write found `pending` after a crash simply runs again
+        // with the same idempotency key, so its checkpoint is skipped and
+        // its start events go out with its outcome.
+        let checkpointed = effect == Effect::Write && !self.rerunnable(step);
+        if checkpointed || self.run.status == RunStatus::Queued {
+            self.checkpoint(record.clone(), events, flush).await?;
+        } else {
+            if flush {
+                self.inner.storage.flush().await?;
+                self.durable = true;
+            }
+            if let Some(slot) = self.deferred.get_mut(n as usize - 1) {
+                *slot = events;
+            }
+            if let Some(slot) = self.records.get_mut(n as usize - 1) {
+                *slot = record.clone();
+            }
+        }
 
         let inner = Arc::clone(&self.inner);
         let operation = step.operation.clone();
@@ -944,6 +972,11 @@ impl Driver {
         record.attempts += calls;
         record.finished_at = Some(now);
         let flush = self.needs_flush(&step);
+        let mut events = self
+            .deferred
+            .get_mut(n as usize - 1)
+            .map(std::mem::take)
+            .unwrap_or_default();
         match result {
             Ok(output) => {
                 record.status = StepStatus::Succeeded;
@@ -956,7 +989,8 @@ impl Driver {
                     ENGINE_ACTOR,
                     format!("{} succeeded", step.op()),
                 );
-                self.commit(record, None, vec![event], flush).await
+                events.push(event);
+                self.commit(record, None, events, flush).await
             }
             Err(failure) => {
                 let (reason, error, message) = match failure {
@@ -1011,7 +1045,8 @@ impl Driver {
                     ENGINE_ACTOR,
                     format!("{}: {}", error.code, error.message),
                 );
-                self.escalate(record, reason, message, vec![failed]).await
+                events.push(failed);
+                self.escalate(record, reason, message, events).await
             }
         }
     }
