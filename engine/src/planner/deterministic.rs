@@ -2310,31 +2310,47 @@ impl Run<'_> {
         };
         let src = &self.lex.ops[src_step.op];
         let mut out = Vec::new();
-        let objects: Vec<(&str, &serde_json::Map<String, Value>)> = [entity, src.entity.as_str()]
-            .iter()
-            .filter_map(|k| {
-                src.example_output
-                    .get(*k)
-                    .and_then(Value::as_object)
-                    .map(|o| (*k, o))
-            })
-            .collect();
+        // (entity name, path, object): the entity itself at the top level,
+        // the source's own record, and the entity nested in it ("the order's
+        // customer" is `order.customer`).
+        let mut objects: Vec<(&str, String, &serde_json::Map<String, Value>)> = Vec::new();
+        for k in [entity, src.entity.as_str()] {
+            if let Some(o) = src.example_output.get(k).and_then(Value::as_object) {
+                if !objects.iter().any(|(_, p, _)| p == k) {
+                    objects.push((k, k.to_string(), o));
+                }
+            }
+        }
+        if entity != src.entity {
+            if let Some(o) = src
+                .example_output
+                .get(src.entity.as_str())
+                .and_then(|r| r.get(entity))
+                .and_then(Value::as_object)
+            {
+                objects.push((entity, format!("{}.{entity}", src.entity), o));
+            }
+        }
+        // The entity's own record first: its id is the one wanted.
+        objects.sort_by_key(|(k, _, _)| *k != entity);
         for field in &t.inputs {
-            for (key, obj) in &objects {
+            for (key, path, obj) in &objects {
                 for k in obj.keys() {
                     let joined = format!("{key}_{k}");
                     let person_field = t.recipient == Recipient::Person
                         && (k == field)
                         && matches!(field.as_str(), "email" | "phone" | "user_id");
+                    // A record's id binds `<entity>_id` only when the record
+                    // is that entity: an order's id is no customer id.
                     let wanted = &joined == field
                         || person_field
-                        || (k == "id" && field == &format!("{entity}_id"));
+                        || (k == "id" && *key == entity && field == &format!("{entity}_id"));
                     if wanted
                         && !out
                             .iter()
                             .any(|(f, _, _): &(String, usize, String)| f == field)
                     {
-                        out.push((field.clone(), source, format!("{key}.{k}")));
+                        out.push((field.clone(), source, format!("{path}.{k}")));
                     }
                 }
             }
