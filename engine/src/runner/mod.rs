@@ -238,6 +238,11 @@ struct Driver {
     records: Vec<StepRecord>,
     /// The latest escalation of each step (index `n - 1`).
     latest: Vec<Option<Escalation>>,
+    /// The direct predecessors of each step (index `n - 1`), computed once
+    /// per run.
+    preds: Vec<Vec<u32>>,
+    /// How many records are done (succeeded or skipped).
+    done: usize,
     /// Steps whose call is in flight (index `n - 1`).
     busy: Vec<bool>,
     /// Events of a started step whose `running` checkpoint was skipped,
@@ -307,10 +312,16 @@ impl Driver {
                 }
             }
         }
+        let preds = (1..=n as u32)
+            .map(|i| agent.graph.predecessors(i))
+            .collect();
+        let done = records.iter().filter(|r| r.status.is_done()).count();
         Ok(Self {
             inner,
             run,
             agent,
+            preds,
+            done,
             records,
             latest,
             busy: vec![false; n],
@@ -323,6 +334,32 @@ impl Driver {
 
     fn record(&self, n: u32) -> Option<&StepRecord> {
         self.records.get((n as usize).wrapping_sub(1))
+    }
+
+    /// Replaces step `record.step`'s record in memory, keeping the count
+    /// of done records.
+    fn set_record(&mut self, record: StepRecord) {
+        let Some(slot) = (record.step as usize)
+            .checked_sub(1)
+            .and_then(|i| self.records.get_mut(i))
+        else {
+            return;
+        };
+        let was = slot.status.is_done();
+        let is = record.status.is_done();
+        *slot = record;
+        match (was, is) {
+            (false, true) => self.done += 1,
+            (true, false) => self.done = self.done.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// The direct predecessors of step `n`.
+    fn predecessors(&self, n: u32) -> &[u32] {
+        self.preds
+            .get((n as usize).wrapping_sub(1))
+            .map_or(&[], Vec::as_slice)
     }
 
     fn step(&self, n: u32) -> Option<&Step> {
@@ -471,7 +508,7 @@ impl Driver {
     /// false: a direct predecessor is a `core.if` whose result is false, or
     /// was itself not run for that reason.
     fn condition_skipped(&self, n: u32) -> Option<u32> {
-        for p in self.agent.graph.predecessors(n) {
+        for &p in self.predecessors(n) {
             let (Some(step), Some(record)) = (self.step(p), self.record(p)) else {
                 continue;
             };
@@ -529,8 +566,8 @@ impl Driver {
                         }
                     }
                     StepStatus::Pending => {
-                        let preds = self.agent.graph.predecessors(n);
-                        let ready = preds
+                        let ready = self
+                            .predecessors(n)
                             .iter()
                             .all(|&p| self.record(p).is_some_and(|r| r.status.is_done()));
                         if !ready {
@@ -933,9 +970,7 @@ impl Driver {
             if let Some(slot) = self.deferred.get_mut(n as usize - 1) {
                 *slot = events;
             }
-            if let Some(slot) = self.records.get_mut(n as usize - 1) {
-                *slot = record.clone();
-            }
+            self.set_record(record.clone());
         }
 
         let inner = Arc::clone(&self.inner);
@@ -1110,9 +1145,7 @@ impl Driver {
             self.inner.storage.flush().await?;
             self.durable = true;
         }
-        if let Some(slot) = self.records.get_mut(record.step as usize - 1) {
-            *slot = record;
-        }
+        self.set_record(record);
         Ok(())
     }
 
@@ -1131,8 +1164,8 @@ impl Driver {
             run.status = RunStatus::Running;
             run.started_at.get_or_insert(now);
         }
-        let previous = self.record(record.step).map(|r| r.status);
-        if record.status.is_done() && !previous.is_some_and(StepStatus::is_done) {
+        let was_done = self.record(record.step).is_some_and(|r| r.status.is_done());
+        if record.status.is_done() && !was_done {
             run.steps_completed += 1;
         }
         run.updated_at = now;
@@ -1142,10 +1175,7 @@ impl Driver {
             && !run.status.is_terminal()
             && !self.inner.is_stopping()
             && self.in_flight.is_empty()
-            && self
-                .records
-                .iter()
-                .all(|r| r.step == record.step || r.status.is_done());
+            && self.done - usize::from(was_done) + 1 == self.records.len();
         if completes {
             run.status.check_transition(RunStatus::Completed)?;
             run.status = RunStatus::Completed;
@@ -1170,10 +1200,7 @@ impl Driver {
         if completes {
             self.publish();
         }
-        let i = record.step as usize - 1;
-        if let Some(slot) = self.records.get_mut(i) {
-            *slot = record;
-        }
+        self.set_record(record);
         Ok(())
     }
 
@@ -1183,7 +1210,7 @@ impl Driver {
         if self.run.status.is_terminal() || self.inner.is_stopping() {
             return Ok(());
         }
-        let all_done = self.records.iter().all(|r| r.status.is_done());
+        let all_done = self.done == self.records.len();
         let (to, kind, message) = if all_done {
             (
                 RunStatus::Completed,
@@ -1445,9 +1472,7 @@ impl Driver {
         }
         self.run = run;
         if write_record {
-            if let Some(slot) = self.records.get_mut(n as usize - 1) {
-                *slot = record;
-            }
+            self.set_record(record);
         }
         if let Some(slot) = self.latest.get_mut(n as usize - 1) {
             *slot = Some(escalation.clone());
