@@ -45,7 +45,10 @@
 //! Records are stored as JSON (serde_json): they hold arbitrary
 //! `serde_json::Value` inputs and outputs, which compact binary serde
 //! formats cannot round-trip, and JSON keeps the data readable with any
-//! tool. Encoding is a small part of a write's cost next to sled's own.
+//! tool. Encoding is a small part of a write's cost next to sled's own
+//! (callgrind, creating a run: about 6 000 instructions to encode it as
+//! JSON against about 14 000 per sled key written, of which a run write
+//! has five: record and four index entries).
 //!
 //! Every sled call runs on tokio's blocking pool (`spawn_blocking`), never
 //! on the async worker threads.
