@@ -785,6 +785,72 @@ fn snake(words: &[&Token]) -> String {
         .join("_")
 }
 
+/// "the customer is in the EU", "the contact is based in Germany": a
+/// record placed somewhere is a condition on its `country`.
+fn location(
+    desc: &str,
+    toks: &[Token],
+    negate: bool,
+    is_entity: &dyn Fn(&str) -> bool,
+) -> Option<Condition> {
+    const PLACED: &[&[&str]] = &[
+        &["is", "in"],
+        &["are", "in"],
+        &["is", "based", "in"],
+        &["are", "based", "in"],
+        &["is", "located", "in"],
+        &["lives", "in"],
+        &["is", "from"],
+        &["are", "from"],
+        &["comes", "from"],
+    ];
+    let n = toks.len();
+    (1..n).find_map(|i| {
+        let words = PLACED.iter().find(|w| {
+            i + w.len() < n
+                && w.iter()
+                    .enumerate()
+                    .all(|(k, x)| toks[i + k].is_word() && toks[i + k].lower == *x)
+        })?;
+        // The subject is a record ("the customer", "they"), nothing else.
+        let subject: Vec<&Token> = toks[..i]
+            .iter()
+            .filter(|t| {
+                t.is_word()
+                    && !super::text::is_determiner(&t.lower)
+                    && !matches!(
+                        t.lower.as_str(),
+                        "if" | "when" | "unless" | "only" | "and" | "but" | "where"
+                    )
+            })
+            .collect();
+        let record = !subject.is_empty()
+            && subject.len() <= 2
+            && subject
+                .iter()
+                .all(|t| is_entity(&t.stem) || matches!(t.lower.as_str(), "they" | "he" | "she"));
+        if !record {
+            return None;
+        }
+        let mut j = i + words.len();
+        while j < n && toks[j].is_word() && super::text::is_determiner(&toks[j].lower) {
+            j += 1;
+        }
+        let place: Vec<&Token> = toks[j..]
+            .iter()
+            .take_while(|t| t.is_word() && (t.cap || t.lower.len() <= 3))
+            .take(3)
+            .collect();
+        let (first, last) = (place.first()?, place.last()?);
+        let value = desc.get(first.start..last.end)?;
+        let op = if negate { "!=" } else { "==" };
+        Some(Condition {
+            text: Some(format!("country {op} {value}")),
+            vague: false,
+        })
+    })
+}
+
 /// Reads `FIELD OP VALUE` from the tokens of a condition clause
 /// (after "if"/"unless"/"when"), dropping the record's own name from the
 /// field (`is_entity` says which words name records).
@@ -795,6 +861,9 @@ pub(crate) fn condition(
     is_entity: &dyn Fn(&str) -> bool,
 ) -> Option<Condition> {
     let n = toks.len();
+    if let Some(c) = location(desc, toks, negate, is_entity) {
+        return Some(c);
+    }
     for i in 0..n {
         for (words, op) in COMPARATORS {
             if i + words.len() > n {
