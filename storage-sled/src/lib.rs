@@ -625,7 +625,23 @@ impl Storage for SledStorage {
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush_async().await.map_err(write_error)?;
+        // A blocking flush under the write lock, not `flush_async`: sled
+        // 0.34's async flush can lose its wake-up and hang when it overlaps
+        // concurrent batches (sled issues #1241, #1308, #1412). Keeping our
+        // own writes out while it runs costs one fsync of write latency.
+        let db = self.db.clone();
+        let lock = Arc::clone(&self.lock);
+        tokio::task::spawn_blocking(move || {
+            let _guard = lock.write().map_err(|_| poisoned())?;
+            db.flush().map_err(write_error)
+        })
+        .await
+        .map_err(|e| {
+            StorageError::new(
+                StorageErrorKind::Unavailable,
+                format!("flush task failed: {e}"),
+            )
+        })??;
         Ok(())
     }
 
