@@ -619,7 +619,8 @@ impl Driver {
         cleared: bool,
         edited: Option<Value>,
     ) -> Result<(), EngineError> {
-        let Some(step) = self.step(n).cloned() else {
+        let agent = Arc::clone(&self.agent);
+        let Some(step) = agent.graph.step(n) else {
             return Ok(());
         };
         let Some(mut record) = self.record(n).cloned() else {
@@ -633,13 +634,13 @@ impl Driver {
             }
             None => input::step_input(
                 &self.agent.graph,
-                &step,
-                self.manifest(&step),
+                step,
+                self.manifest(step),
                 &self.records,
                 &self.run.input,
             ),
         };
-        record.input = input.clone();
+        record.input = input;
 
         // The trigger: its output is the run input (not copied again as its
         // input).
@@ -658,8 +659,8 @@ impl Driver {
             let ctx = rules::RuleContext {
                 agent: &self.agent,
                 run: &self.run,
-                step: &step,
-                input: &input,
+                step,
+                input: &record.input,
                 now,
             };
             if let Some(why) = rules::first_violation(&ctx, &self.inner.host_rules) {
@@ -696,9 +697,9 @@ impl Driver {
         }
 
         if step.is_core() {
-            return self.run_core(n, &step, record, now).await;
+            return self.run_core(n, step, record, now).await;
         }
-        self.call_connector(n, &step, record).await
+        self.call_connector(n, step, record).await
     }
 
     /// Built-in operations other than triggers.
@@ -999,14 +1000,14 @@ impl Driver {
         let Outcome::Done { calls, result, .. } = outcome else {
             return Ok(());
         };
-        let (Some(step), Some(mut record)) = (self.step(n).cloned(), self.record(n).cloned())
-        else {
+        let agent = Arc::clone(&self.agent);
+        let (Some(step), Some(mut record)) = (agent.graph.step(n), self.record(n).cloned()) else {
             return Ok(());
         };
         let now = self.inner.clock.now();
         record.attempts += calls;
         record.finished_at = Some(now);
-        let flush = self.needs_flush(&step);
+        let flush = self.needs_flush(step);
         let mut events = self
             .deferred
             .get_mut(n as usize - 1)
@@ -1158,45 +1159,41 @@ impl Driver {
         flush: bool,
     ) -> Result<(), EngineError> {
         let now = self.inner.clock.now();
-        let mut run = self.run.clone();
+        // The run is updated in place (no copy per step): a failed write
+        // stops the driver, and the run resumes from storage.
+        let was_done = self.record(record.step).is_some_and(|r| r.status.is_done());
+        let last = record.status.is_done()
+            && !self.inner.is_stopping()
+            && self.in_flight.is_empty()
+            && self.done - usize::from(was_done) + 1 == self.records.len();
+        let run = &mut self.run;
         if run.status == RunStatus::Queued {
             run.status.check_transition(RunStatus::Running)?;
             run.status = RunStatus::Running;
             run.started_at.get_or_insert(now);
         }
-        let was_done = self.record(record.step).is_some_and(|r| r.status.is_done());
         if record.status.is_done() && !was_done {
             run.steps_completed += 1;
         }
         run.updated_at = now;
         // The last step's outcome completes the run in the same write.
         let mut events = events;
-        let completes = record.status.is_done()
-            && !run.status.is_terminal()
-            && !self.inner.is_stopping()
-            && self.in_flight.is_empty()
-            && self.done - usize::from(was_done) + 1 == self.records.len();
+        let completes = last && !run.status.is_terminal();
         if completes {
             run.status.check_transition(RunStatus::Completed)?;
             run.status = RunStatus::Completed;
             run.completed_at = Some(now);
-            events.push(self.event(
-                None,
-                None,
-                EventKind::RunCompleted,
-                ENGINE_ACTOR,
-                format!("run completed: {} steps", run.steps_completed),
-            ));
+            let message = format!("run completed: {} steps", run.steps_completed);
+            events.push(self.event(None, None, EventKind::RunCompleted, ENGINE_ACTOR, message));
         }
         self.inner
             .storage
-            .commit_step(&mut run, &record, escalation, &events)
+            .commit_step(&mut self.run, &record, escalation, &events)
             .await?;
         if flush {
             self.inner.storage.flush().await?;
             self.durable = true;
         }
-        self.run = run;
         if completes {
             self.publish();
         }
