@@ -633,16 +633,10 @@ impl Storage for SledStorage {
         let lock = Arc::clone(&self.lock);
         tokio::task::spawn_blocking(move || {
             let _guard = lock.write().map_err(|_| poisoned())?;
-            db.flush().map_err(write_error)
+            db.flush().map(drop).map_err(write_error)
         })
         .await
-        .map_err(|e| {
-            StorageError::new(
-                StorageErrorKind::Unavailable,
-                format!("flush task failed: {e}"),
-            )
-        })??;
-        Ok(())
+        .map_err(join_error)?
     }
 
     async fn get_workspace(&self, id: WorkspaceId) -> Result<Workspace, StorageError> {
