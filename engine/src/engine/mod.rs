@@ -188,6 +188,9 @@ pub(crate) struct Inner {
     /// Live driver tasks, counted until each has dropped its hold on the
     /// engine (so its storage is released when shutdown returns).
     pub(crate) tasks: Arc<DriverTasks>,
+    /// Agents runs started from, by id: a run start checks the stored
+    /// revision instead of copying the agent and its graph again.
+    pub(crate) agents: Mutex<HashMap<AgentId, Arc<Agent>>>,
     /// Set by [`Engine::shutdown`]: no new step starts.
     pub(crate) stopping: AtomicBool,
     /// Woken when shutdown starts.
@@ -207,6 +210,43 @@ impl std::fmt::Debug for Inner {
 impl Inner {
     pub(crate) fn is_stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// The most agents kept in [`Inner::agents`]; past it the cache starts
+    /// over.
+    const CACHED_AGENTS: usize = 4096;
+
+    /// Agent `id` of `ws` as stored now, shared: from the cache when its
+    /// stored revision has not moved.
+    pub(crate) async fn agent(
+        &self,
+        ws: WorkspaceId,
+        id: AgentId,
+    ) -> Result<Arc<Agent>, EngineError> {
+        let cached = self
+            .agents
+            .lock()
+            .ok()
+            .and_then(|agents| agents.get(&id).cloned())
+            .filter(|agent| agent.workspace == ws);
+        let fresh = match cached {
+            Some(agent) => match self
+                .storage
+                .get_agent_if_changed(ws, id, agent.revision)
+                .await?
+            {
+                None => return Ok(agent),
+                Some(changed) => Arc::new(changed),
+            },
+            None => Arc::new(self.storage.get_agent(ws, id).await?),
+        };
+        if let Ok(mut agents) = self.agents.lock() {
+            if agents.len() >= Self::CACHED_AGENTS {
+                agents.clear();
+            }
+            agents.insert(id, Arc::clone(&fresh));
+        }
+        Ok(fresh)
     }
 
     /// An audit event stamped now.
@@ -314,6 +354,7 @@ impl EngineBuilder {
             limits,
             host_rules: self.host_rules,
             drivers: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
             tasks: Arc::new(DriverTasks::default()),
             stopping: AtomicBool::new(false),
             stop_signal: Notify::new(),
@@ -512,10 +553,60 @@ impl Engine {
         agent: AgentId,
         req: StartRun,
     ) -> Result<Run, EngineError> {
+        let (run, agent) = self.create_run(ws, agent, req).await?;
+        runner::start_driver(&self.inner, run.clone(), Some(agent));
+        Ok(run)
+    }
+
+    /// Starts a run of `agent` like [`Engine::start_run`] and drives it on
+    /// the calling task until it settles: returns the run completed,
+    /// failed, or awaiting review (with its open escalation).
+    ///
+    /// Same contract as `start_run` followed by
+    /// [`wait_for_run`](Engine::wait_for_run), minus the hand-off to a
+    /// background task: for hosts that want the outcome now (a test run
+    /// from an editor, a command line). Steps still run concurrently where
+    /// the graph allows, every outcome is committed the same way, and the
+    /// run is registered while it runs, so escalations resolve and waiters
+    /// wake as usual. If the returned future is dropped before the run
+    /// settles, the run carries on in a background task from its last
+    /// committed step (a call that was in flight is treated like one
+    /// interrupted by a crash).
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: nexwatt_engine::Engine, ws: nexwatt_engine::id::WorkspaceId,
+    /// #               agent: nexwatt_engine::id::AgentId) -> Result<(), nexwatt_engine::EngineError> {
+    /// use nexwatt_engine::StartRun;
+    /// use nexwatt_engine::model::RunMode;
+    /// let run = engine
+    ///     .run_inline(ws, agent, StartRun {
+    ///         mode: RunMode::Test, input: serde_json::json!({}), actor: "me".into(),
+    ///     })
+    ///     .await?;
+    /// println!("{} after {} steps", run.status.as_str(), run.steps_completed);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_inline(
+        &self,
+        ws: WorkspaceId,
+        agent: AgentId,
+        req: StartRun,
+    ) -> Result<Run, EngineError> {
+        let (run, agent) = self.create_run(ws, agent, req).await?;
+        runner::drive_inline(&self.inner, run, agent).await
+    }
+
+    /// Checks and stores a new run (with its `run_started` event).
+    async fn create_run(
+        &self,
+        ws: WorkspaceId,
+        agent: AgentId,
+        req: StartRun,
+    ) -> Result<(Run, Arc<Agent>), EngineError> {
         if self.inner.is_stopping() {
             return Err(EngineError::unavailable("the engine is shutting down"));
         }
-        let agent = self.inner.storage.get_agent(ws, agent).await?;
+        let agent = self.inner.agent(ws, agent).await?;
         if req.mode == RunMode::Live && agent.status != AgentStatus::Active {
             return Err(EngineError::conflict(format!(
                 "agent_not_active: agent {} is {}; activate it to run live (test runs are allowed)",
@@ -553,8 +644,7 @@ impl Engine {
         batch.push(Write::AppendEvent(event));
         self.inner.storage.apply(batch).await?;
         tracing::debug!(run = %run.id, agent = %agent.id, mode = req.mode.as_str(), "run created");
-        runner::start_driver(&self.inner, run.clone(), Some(Arc::new(agent)));
-        Ok(run)
+        Ok((run, agent))
     }
 
     /// A run with the records of all its steps.

@@ -29,6 +29,7 @@ pub use rules::{HostRule, RuleContext};
 pub(crate) use input::trigger_input;
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -68,13 +69,18 @@ impl DriverHandle {
     }
 }
 
-/// What a driver is asked to do besides driving.
+/// What a driver is asked to do besides driving. Boxed: the command
+/// channel allocates room for a block of commands per run.
 enum Command {
-    Resolve {
-        escalation: EscalationId,
-        req: Resolve,
-        reply: oneshot::Sender<Result<Escalation, EngineError>>,
-    },
+    Resolve(Box<ResolveCommand>),
+}
+
+/// A person's decision on one of the run's escalations, and where the
+/// driver answers.
+struct ResolveCommand {
+    escalation: EscalationId,
+    req: Resolve,
+    reply: oneshot::Sender<Result<Escalation, EngineError>>,
 }
 
 /// How a driver starts: what it already knows of its run.
@@ -98,6 +104,91 @@ pub(crate) fn start_driver(inner: &Arc<Inner>, run: Run, agent: Option<Arc<Agent
             return;
         }
         spawn_locked(inner, &mut drivers, seed);
+    }
+}
+
+/// Drives a new `run` on the calling task until it settles, and returns
+/// it as settled (see [`Engine::run_inline`](crate::Engine::run_inline)).
+pub(crate) async fn drive_inline(
+    inner: &Arc<Inner>,
+    run: Run,
+    agent: Arc<Agent>,
+) -> Result<Run, EngineError> {
+    let (workspace, run_id) = (run.workspace, run.id);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (settled_tx, settled) = watch::channel(None);
+    {
+        let mut drivers = inner
+            .drivers
+            .lock()
+            .map_err(|_| EngineError::internal("driver registry poisoned"))?;
+        drivers.insert(
+            run_id,
+            DriverHandle {
+                tx,
+                settled: settled.clone(),
+            },
+        );
+    }
+    inner.tasks.started();
+    let mut guard = InlineGuard {
+        inner: Arc::clone(inner),
+        workspace,
+        run_id,
+        armed: true,
+    };
+    let seed = Seed {
+        workspace,
+        run_id,
+        run: Some(run),
+        agent: Some(agent),
+    };
+    driver_task(Arc::clone(inner), seed, rx, settled_tx).await;
+    guard.armed = false;
+    let settled = settled.borrow().clone();
+    match settled {
+        Some(run) => Ok(run),
+        // The driver stopped without settling (shutdown, a storage error):
+        // storage has the truth.
+        None => Ok(inner.storage.get_run(workspace, run_id).await?),
+    }
+}
+
+/// Hands a run whose inline driver was dropped mid-way to a background
+/// driver, which reloads it from storage like after a crash.
+struct InlineGuard {
+    inner: Arc<Inner>,
+    workspace: WorkspaceId,
+    run_id: RunId,
+    armed: bool,
+}
+
+impl Drop for InlineGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Ok(mut drivers) = self.inner.drivers.lock() else {
+            self.inner.tasks.ended();
+            return;
+        };
+        drivers.remove(&self.run_id);
+        self.inner.tasks.ended();
+        if self.inner.is_stopping() {
+            return;
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            tracing::warn!(run = %self.run_id, "inline run dropped outside a runtime; it resumes when an engine is next built on this storage");
+            return;
+        }
+        tracing::debug!(run = %self.run_id, "inline run dropped before it settled; continuing in the background");
+        let seed = Seed {
+            workspace: self.workspace,
+            run_id: self.run_id,
+            run: None,
+            agent: None,
+        };
+        spawn_locked(&self.inner, &mut drivers, seed);
     }
 }
 
@@ -142,11 +233,11 @@ pub(crate) async fn resolve(
     req: Resolve,
 ) -> Result<Escalation, EngineError> {
     let (reply, answer) = oneshot::channel();
-    let command = Command::Resolve {
+    let command = Command::Resolve(Box::new(ResolveCommand {
         escalation: escalation.id,
         req,
         reply,
-    };
+    }));
     {
         let mut drivers = inner
             .drivers
@@ -192,8 +283,10 @@ async fn driver_task(
             if let Ok(mut drivers) = inner.drivers.lock() {
                 drivers.remove(&run_id);
             }
-            while let Ok(Command::Resolve { reply, .. }) = rx.try_recv() {
-                let _ = reply.send(Err(EngineError::internal(message.clone())));
+            while let Ok(Command::Resolve(command)) = rx.try_recv() {
+                let _ = command
+                    .reply
+                    .send(Err(EngineError::internal(message.clone())));
             }
         }
     }
@@ -230,14 +323,46 @@ impl Outcome {
     }
 }
 
+/// What the runner needs to know of a step's operation, from the plan and
+/// the catalog.
+#[derive(Debug, Clone, Copy)]
+struct StepFacts {
+    /// `write` if either the plan or the manifest says so.
+    effect: Effect,
+    /// A built-in, or an operation that honours idempotency keys.
+    rerunnable: bool,
+    /// The catalog has the operation.
+    known: bool,
+}
+
+impl StepFacts {
+    fn of(catalog: &crate::connector::Catalog, step: &Step) -> Self {
+        let manifest = catalog.operation(&step.connector, &step.operation);
+        let listed = manifest.map(|m| m.effect);
+        let effect = if step.effect == Effect::Write || listed == Some(Effect::Write) {
+            Effect::Write
+        } else {
+            listed.unwrap_or(step.effect)
+        };
+        Self {
+            effect,
+            rerunnable: step.is_core() || manifest.is_some_and(|m| m.idempotent),
+            known: manifest.is_some(),
+        }
+    }
+}
+
 struct Driver {
     inner: Arc<Inner>,
+    /// Per step (index `n - 1`): what the catalog says of its operation.
+    facts: Vec<StepFacts>,
     run: Run,
     agent: Arc<Agent>,
     /// One record per step (index `n - 1`).
     records: Vec<StepRecord>,
     /// The latest escalation of each step (index `n - 1`).
-    latest: Vec<Option<Escalation>>,
+    /// Boxed: most steps never escalate.
+    latest: Vec<Option<Box<Escalation>>>,
     /// The direct predecessors of each step (index `n - 1`), computed once
     /// per run.
     preds: Vec<Vec<u32>>,
@@ -303,7 +428,7 @@ impl Driver {
                         .checked_sub(1)
                         .and_then(|i| latest.get_mut(i))
                     {
-                        *slot = Some(esc);
+                        *slot = Some(Box::new(esc));
                     }
                 }
                 match page.next_cursor {
@@ -316,7 +441,13 @@ impl Driver {
             .map(|i| agent.graph.predecessors(i))
             .collect();
         let done = records.iter().filter(|r| r.status.is_done()).count();
+        let facts = agent
+            .graph
+            .steps()
+            .map(|step| StepFacts::of(&inner.catalog, step))
+            .collect();
         Ok(Self {
+            facts,
             inner,
             run,
             agent,
@@ -372,21 +503,24 @@ impl Driver {
             .operation(&step.connector, &step.operation)
     }
 
+    /// What the catalog says of step `step`, looked up once per run.
+    fn facts(&self, step: &Step) -> StepFacts {
+        self.facts
+            .get((step.step as usize).wrapping_sub(1))
+            .copied()
+            .unwrap_or_else(|| StepFacts::of(&self.inner.catalog, step))
+    }
+
     /// The effect the runner assumes: `write` if either the plan or the
     /// manifest says so.
     fn effect(&self, step: &Step) -> Effect {
-        let manifest = self.manifest(step).map(|m| m.effect);
-        if step.effect == Effect::Write || manifest == Some(Effect::Write) {
-            Effect::Write
-        } else {
-            manifest.unwrap_or(step.effect)
-        }
+        self.facts(step).effect
     }
 
     /// Whether a call whose outcome is unknown may be made again: built-ins
     /// and operations whose manifest says they honour idempotency keys.
     fn rerunnable(&self, step: &Step) -> bool {
-        step.is_core() || self.manifest(step).is_some_and(|m| m.idempotent)
+        self.facts(step).rerunnable
     }
 
     /// Whether this step's checkpoint and outcome must reach disk before the
@@ -404,8 +538,8 @@ impl Driver {
             if let Ok(mut drivers) = self.inner.drivers.lock() {
                 drivers.remove(&self.run.id);
             }
-            while let Ok(Command::Resolve { reply, .. }) = rx.try_recv() {
-                let _ = reply.send(Err(EngineError::internal(
+            while let Ok(Command::Resolve(command)) = rx.try_recv() {
+                let _ = command.reply.send(Err(EngineError::internal(
                     "the run's driver stopped on a storage error",
                 )));
             }
@@ -926,7 +1060,7 @@ impl Driver {
                     .await
             }
         };
-        if self.manifest(step).is_none() {
+        if !self.facts(step).known {
             let why = format!(
                 "connector {} has no operation {:?} in the catalog",
                 step.connector, step.operation
@@ -940,8 +1074,10 @@ impl Driver {
         record.status = StepStatus::Running;
         record.started_at.get_or_insert(now);
         record.error = None;
-        // Calls that change an outside system get an audit line when they
-        // start; reads only when they end.
+        // Calls that change an outside system get audit lines (when they
+        // start and when they end). A read changes nothing: its outcome is
+        // in its step record (status, attempts, times, output), and a
+        // failed read is audited through its escalation.
         let events = if effect == Effect::Write {
             vec![self.event(
                 Some(n),
@@ -979,7 +1115,7 @@ impl Driver {
         let input = record.input.clone();
         let ctx_base = (self.run.id, n, record.idempotency_key.clone(), mode);
         self.busy[n as usize - 1] = true;
-        self.in_flight.push(Box::pin(async move {
+        let mut call: BoxFuture<'static, Outcome> = Box::pin(async move {
             let (calls, result) =
                 call_with_retries(&inner, connector, &operation, input, ctx_base).await;
             Outcome::Done {
@@ -987,8 +1123,18 @@ impl Driver {
                 calls,
                 result,
             }
-        }));
-        Ok(())
+        });
+        // Many calls answer without waiting (sandboxes, caches, built-in
+        // lookups): poll once here and commit at once, instead of a round
+        // through the in-flight set. A call that waits joins the set, which
+        // polls it again.
+        match std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+            Poll::Ready(outcome) => self.finish(outcome).await,
+            Poll::Pending => {
+                self.in_flight.push(call);
+                Ok(())
+            }
+        }
     }
 
     /// Commits what an in-flight step reported.
@@ -1018,14 +1164,16 @@ impl Driver {
                 record.status = StepStatus::Succeeded;
                 record.output = Some(output);
                 record.error = None;
-                let event = self.event(
-                    Some(n),
-                    None,
-                    EventKind::StepSucceeded,
-                    ENGINE_ACTOR,
-                    format!("{} succeeded", step.op()),
-                );
-                events.push(event);
+                if self.effect(step) == Effect::Write {
+                    let event = self.event(
+                        Some(n),
+                        None,
+                        EventKind::StepSucceeded,
+                        ENGINE_ACTOR,
+                        format!("{} succeeded", step.op()),
+                    );
+                    events.push(event);
+                }
                 self.commit(record, None, events, flush).await
             }
             Err(failure) => {
@@ -1113,13 +1261,19 @@ impl Driver {
             Some(escalation.id),
             EventKind::EscalationOpened,
             ENGINE_ACTOR,
-            format!("{}: {message}", reason.as_str()),
+            // The escalation carries the full message; the audit line names
+            // it (`escalation_id`) instead of keeping a second copy.
+            format!(
+                "{} escalation opened at step {}",
+                reason.as_str(),
+                record.step
+            ),
         ));
         tracing::info!(run = %self.run.id, step = record.step, reason = reason.as_str(), "escalation opened");
         let n = record.step;
         self.commit(record, Some(&escalation), events, true).await?;
         if let Some(slot) = self.latest.get_mut(n as usize - 1) {
-            *slot = Some(escalation);
+            *slot = Some(Box::new(escalation));
         }
         Ok(())
     }
@@ -1277,11 +1431,12 @@ impl Driver {
 
     async fn handle(&mut self, command: Command) -> Result<(), EngineError> {
         match command {
-            Command::Resolve {
-                escalation,
-                req,
-                reply,
-            } => {
+            Command::Resolve(command) => {
+                let ResolveCommand {
+                    escalation,
+                    req,
+                    reply,
+                } = *command;
                 let result = self.resolve(escalation, req).await;
                 let fatal =
                     matches!(&result, Err(e) if e.kind() == crate::engine::ErrorKind::Internal);
@@ -1431,7 +1586,7 @@ impl Driver {
         }
         let mut batch = WriteBatch::one(Write::UpdateEscalation(escalation.clone()));
         for other in &others {
-            batch.push(Write::UpdateEscalation(other.clone()));
+            batch.push(Write::UpdateEscalation(Escalation::clone(other)));
         }
         batch.push(Write::UpdateRun(run.clone()));
         if write_record {
@@ -1472,7 +1627,7 @@ impl Driver {
             self.set_record(record);
         }
         if let Some(slot) = self.latest.get_mut(n as usize - 1) {
-            *slot = Some(escalation.clone());
+            *slot = Some(Box::new(escalation.clone()));
         }
         tracing::info!(escalation = %id, action = req.action.as_str(), actor = %actor, "escalation resolved");
         self.publish();

@@ -70,6 +70,19 @@ pub trait Storage: Send + Sync + std::fmt::Debug + 'static {
     /// An agent of `workspace`.
     async fn get_agent(&self, workspace: WorkspaceId, id: AgentId) -> Result<Agent, StorageError>;
 
+    /// The agent, unless its stored revision is `known`: then `None`. Lets
+    /// a caller that keeps agents in memory check for a change without a
+    /// copy. `NotFound` as for [`get_agent`](Storage::get_agent).
+    async fn get_agent_if_changed(
+        &self,
+        workspace: WorkspaceId,
+        id: AgentId,
+        known: u64,
+    ) -> Result<Option<Agent>, StorageError> {
+        let agent = self.get_agent(workspace, id).await?;
+        Ok((agent.revision != known).then_some(agent))
+    }
+
     /// A page of the workspace's agents in id order.
     async fn list_agents(
         &self,
