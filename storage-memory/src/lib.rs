@@ -86,6 +86,27 @@ trait Record: Clone {
     fn id(&self) -> u128;
     fn workspace(&self) -> WorkspaceId;
     fn entries(&self) -> Vec<IndexKey>;
+    /// Whether `other` has the same index entries (same indexed fields):
+    /// then an update touches no index.
+    fn same_entries(&self, other: &Self) -> bool;
+    /// The record's agent, for records that also carry a run (whose agent
+    /// it always is); 0 otherwise.
+    fn agent_of_run(&self) -> u128 {
+        0
+    }
+}
+
+/// The entries this backend keeps: all but those carrying both a run and
+/// an agent. A list filtered by both reads the run's entries and keeps the
+/// agent's ([`Table::page`]): the engine gives a run's escalations and
+/// events the run's agent, so that is all of them or none, at the cost of
+/// one run's records; the per-run prefixes are most of a waiting run's
+/// index memory.
+fn kept(entries: Vec<IndexKey>) -> Vec<IndexKey> {
+    let both = backend::MASK_RUN | backend::MASK_AGENT;
+    let mut entries = entries;
+    entries.retain(|key| key.mask & both != both);
+    entries
 }
 
 impl Record for Agent {
@@ -97,6 +118,9 @@ impl Record for Agent {
     }
     fn entries(&self) -> Vec<IndexKey> {
         backend::agent_entries(self)
+    }
+    fn same_entries(&self, other: &Self) -> bool {
+        self.workspace == other.workspace && self.status == other.status
     }
 }
 
@@ -110,6 +134,11 @@ impl Record for Run {
     fn entries(&self) -> Vec<IndexKey> {
         backend::run_entries(self)
     }
+    fn same_entries(&self, other: &Self) -> bool {
+        self.workspace == other.workspace
+            && self.status == other.status
+            && self.agent_id == other.agent_id
+    }
 }
 
 impl Record for Escalation {
@@ -120,7 +149,16 @@ impl Record for Escalation {
         self.workspace
     }
     fn entries(&self) -> Vec<IndexKey> {
-        backend::escalation_entries(self)
+        kept(backend::escalation_entries(self))
+    }
+    fn agent_of_run(&self) -> u128 {
+        self.agent_id.ulid().0
+    }
+    fn same_entries(&self, other: &Self) -> bool {
+        self.workspace == other.workspace
+            && self.status == other.status
+            && self.agent_id == other.agent_id
+            && self.run_id == other.run_id
     }
 }
 
@@ -132,7 +170,19 @@ impl Record for Event {
         self.workspace
     }
     fn entries(&self) -> Vec<IndexKey> {
-        backend::event_entries(self)
+        kept(backend::event_entries(self))
+    }
+    fn agent_of_run(&self) -> u128 {
+        if self.run_id.is_some() {
+            self.agent_id.ulid().0
+        } else {
+            0
+        }
+    }
+    fn same_entries(&self, other: &Self) -> bool {
+        self.workspace == other.workspace
+            && self.agent_id == other.agent_id
+            && self.run_id == other.run_id
     }
 }
 
@@ -164,6 +214,9 @@ impl IdSet {
     /// Adds `id`; false if it was there.
     fn insert(&mut self, id: u128) -> bool {
         let Some(last) = self.chunks.last_mut() else {
+            // Exactly one slot each (`vec!` allocates what it holds): most
+            // sets (a run's escalations, its events) hold a few ids.
+            self.chunks.reserve_exact(1);
             self.chunks.push(vec![id]);
             return true;
         };
@@ -237,7 +290,9 @@ impl IdSet {
 /// prefix (an [`IndexKey`] with id 0), the ids under it in order.
 #[derive(Debug)]
 struct Table<T> {
-    records: IdMap<u128, T>,
+    /// Boxed: a map of large inline values wastes its spare capacity
+    /// (up to half the slots) at the records' full size.
+    records: IdMap<u128, Box<T>>,
     index: IdMap<IndexKey, IdSet>,
 }
 
@@ -252,13 +307,25 @@ impl<T> Default for Table<T> {
 
 impl<T: Record> Table<T> {
     fn get(&self, workspace: WorkspaceId, id: u128) -> Option<&T> {
-        self.records.get(&id).filter(|r| r.workspace() == workspace)
+        self.records
+            .get(&id)
+            .map(|r| &**r)
+            .filter(|r| r.workspace() == workspace)
     }
 
     /// Stores `new` (replacing `old`), touching only the index entries
     /// that differ between the two: an update that keeps the indexed
     /// fields (status, agent, run) changes no index.
     fn put(&mut self, old: Option<&T>, new: T) {
+        if old.is_some_and(|old| old.same_entries(&new)) {
+            match self.records.get_mut(&new.id()) {
+                Some(slot) => **slot = new,
+                None => {
+                    self.records.insert(new.id(), Box::new(new));
+                }
+            }
+            return;
+        }
         let new_entries = new.entries();
         let old_entries = old.map(Record::entries).unwrap_or_default();
         for key in &old_entries {
@@ -277,7 +344,12 @@ impl<T: Record> Table<T> {
                 self.index.entry(key.with_id(0)).or_default().insert(key.id);
             }
         }
-        self.records.insert(new.id(), new);
+        match self.records.get_mut(&new.id()) {
+            Some(slot) => **slot = new,
+            None => {
+                self.records.insert(new.id(), Box::new(new));
+            }
+        }
     }
 
     fn page(
@@ -303,6 +375,19 @@ impl<T: Record> Table<T> {
                 next_cursor: None,
             });
         };
+        // Run and agent together: the run's entries, if the agent is the
+        // run's (see [`kept`]).
+        let both = backend::MASK_RUN | backend::MASK_AGENT;
+        let (scan, agent) = if scan.mask & both == both {
+            let by_run = IndexKey {
+                mask: scan.mask & !backend::MASK_AGENT,
+                agent: 0,
+                ..scan
+            };
+            (by_run, Some(scan.agent))
+        } else {
+            (scan, None)
+        };
         let mut items = Vec::with_capacity(page.limit() + 1);
         let Some(ids) = self.index.get(&scan.with_id(0)) else {
             return Ok(Page {
@@ -310,13 +395,15 @@ impl<T: Record> Table<T> {
                 next_cursor: None,
             });
         };
-        for id in ids
-            .iter_from(low.id)
-            .take_while(|id| *id <= high.id)
-            .take(page.limit() + 1)
-        {
+        for id in ids.iter_from(low.id).take_while(|id| *id <= high.id) {
+            if items.len() > page.limit() {
+                break;
+            }
             match self.records.get(&id) {
-                Some(record) => items.push(record.clone()),
+                // Records under one run normally all have its agent, so
+                // this skips all of them or none.
+                Some(record) if agent.is_some_and(|a| record.agent_of_run() != a) => {}
+                Some(record) => items.push(T::clone(record)),
                 None => {
                     return Err(StorageError::new(
                         StorageErrorKind::Read,
@@ -336,7 +423,9 @@ struct Inner {
     api_keys_by_hash: HashMap<KeyHash, ApiKeyId>,
     agents: Table<Agent>,
     runs: Table<Run>,
-    steps: IdMap<RunId, BTreeMap<u32, StepRecord>>,
+    /// Each run's step records, sorted by step (nearly always written in
+    /// order, so a push): a B-tree node would reserve room for eleven.
+    steps: IdMap<RunId, Vec<StepRecord>>,
     escalations: Table<Escalation>,
     events: Table<Event>,
 }
@@ -354,13 +443,17 @@ impl BatchState for &Inner {
         Ok(self.api_keys_by_hash.get(hash).copied())
     }
     fn agent(&mut self, id: AgentId) -> Result<Option<Agent>, StorageError> {
-        Ok(self.agents.records.get(&id.ulid().0).cloned())
+        Ok(self.agents.records.get(&id.ulid().0).map(|r| (**r).clone()))
     }
     fn run(&mut self, id: RunId) -> Result<Option<Run>, StorageError> {
-        Ok(self.runs.records.get(&id.ulid().0).cloned())
+        Ok(self.runs.records.get(&id.ulid().0).map(|r| (**r).clone()))
     }
     fn escalation(&mut self, id: EscalationId) -> Result<Option<Escalation>, StorageError> {
-        Ok(self.escalations.records.get(&id.ulid().0).cloned())
+        Ok(self
+            .escalations
+            .records
+            .get(&id.ulid().0)
+            .map(|r| (**r).clone()))
     }
     fn event_exists(&mut self, id: EventId) -> Result<bool, StorageError> {
         Ok(self.events.records.contains_key(&id.ulid().0))
@@ -385,7 +478,16 @@ impl Inner {
             Change::Agent { old, new } => self.agents.put(old.as_ref(), new),
             Change::Run { old, new } => self.runs.put(old.as_ref(), new),
             Change::Step(s) => {
-                self.steps.entry(s.run_id).or_default().insert(s.step, s);
+                let records = self.steps.entry(s.run_id).or_default();
+                // Exact growth for the first few records (what a waiting
+                // run holds), doubling after.
+                if records.len() == records.capacity() && records.len() < 8 {
+                    records.reserve_exact(1);
+                }
+                match records.binary_search_by_key(&s.step, |r| r.step) {
+                    Ok(at) => records[at] = s,
+                    Err(at) => records.insert(at, s),
+                }
             }
             Change::Escalation { old, new } => self.escalations.put(old.as_ref(), new),
             Change::Event(e) => self.events.put(None, e),
@@ -487,6 +589,20 @@ impl Storage for MemoryStorage {
             .ok_or_else(|| StorageError::not_found(format!("agent {id}")))
     }
 
+    async fn get_agent_if_changed(
+        &self,
+        workspace: WorkspaceId,
+        id: AgentId,
+        known: u64,
+    ) -> Result<Option<Agent>, StorageError> {
+        let inner = self.read()?;
+        let agent = inner
+            .agents
+            .get(workspace, id.ulid().0)
+            .ok_or_else(|| StorageError::not_found(format!("agent {id}")))?;
+        Ok((agent.revision != known).then(|| agent.clone()))
+    }
+
     async fn list_agents(
         &self,
         workspace: WorkspaceId,
@@ -537,9 +653,17 @@ impl Storage for MemoryStorage {
         ids.sort_unstable();
         ids.into_iter()
             .map(|id| {
-                inner.runs.records.get(&id).cloned().ok_or_else(|| {
-                    StorageError::new(StorageErrorKind::Read, "run index names a missing record")
-                })
+                inner
+                    .runs
+                    .records
+                    .get(&id)
+                    .map(|r| (**r).clone())
+                    .ok_or_else(|| {
+                        StorageError::new(
+                            StorageErrorKind::Read,
+                            "run index names a missing record",
+                        )
+                    })
             })
             .collect()
     }
@@ -556,7 +680,7 @@ impl Storage for MemoryStorage {
         Ok(inner
             .steps
             .get(&run)
-            .map(|steps| steps.values().cloned().collect())
+            .map(|steps| steps.to_vec())
             .unwrap_or_default())
     }
 
