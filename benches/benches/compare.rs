@@ -9,7 +9,10 @@
 //! `nexwatt_benches::noop::workflow` and `nexwatt_benches::others` for how
 //! each engine expresses it). Each iteration is one run end to end: start
 //! it, wait until it has completed. Every engine runs on the same Tokio
-//! runtime (multi-threaded, two workers). `scripts/bench-engine.sh` prints
+//! runtime (multi-threaded, two workers). Nexwatt is measured twice: the
+//! run driven on the caller's task (`nexwatt_memory`, `Engine::run_inline`)
+//! and started in the background then waited for
+//! (`nexwatt_memory_background`). `scripts/bench-engine.sh` prints
 //! Nexwatt's time as a ratio to each.
 
 // Benchmarks are test code: a failed setup or run must stop the benchmark.
@@ -47,7 +50,14 @@ fn compare(c: &mut Criterion) {
         .expect("nexwatt setup");
     rt.block_on(nexwatt.run_to_completion())
         .expect("nexwatt run");
+    // The run driven on the benchmark's task (`Engine::run_inline`), and
+    // started in the background then waited for (`start_run` +
+    // `wait_for_run`): the same commits, without and with the hand-off.
     group.bench_function("nexwatt_memory", |b| {
+        b.to_async(&rt)
+            .iter(|| async { nexwatt.run_inline().await.expect("nexwatt run") });
+    });
+    group.bench_function("nexwatt_memory_background", |b| {
         b.to_async(&rt)
             .iter(|| async { nexwatt.run_to_completion().await.expect("nexwatt run") });
     });

@@ -5,11 +5,14 @@
 //!   `(t(101) - t(1)) / 100`; `scripts/bench-engine.sh` prints it. Sled
 //!   storage lives in a temporary directory and is not flushed per step.
 //! - `engine_overhead/memory/five_step_run`: the comparison's workflow
-//!   (five steps) end to end on the memory backend.
+//!   (five steps) end to end on the memory backend, started in the
+//!   background and waited for; `…/five_step_run_inline`: the same driven
+//!   on the benchmark's task (`Engine::run_inline`).
 //!
 //! Every iteration starts a live run through `Engine::start_run` and waits
-//! for it with `Engine::wait_for_run`; the connector returns at once, so
-//! what is measured is scheduling, storage commits and audit events.
+//! for it with `Engine::wait_for_run` (or runs it with `Engine::run_inline`);
+//! the connector returns at once, so what is measured is scheduling, storage
+//! commits and audit events.
 
 // Benchmarks are test code: a failed setup or run must stop the benchmark.
 #![allow(clippy::expect_used)]
@@ -93,6 +96,10 @@ fn engine_overhead(c: &mut Criterion) {
     group.bench_function("memory/five_step_run", |b| {
         b.to_async(&rt)
             .iter(|| async { bench.run_to_completion().await.expect("run") });
+    });
+    group.bench_function("memory/five_step_run_inline", |b| {
+        b.to_async(&rt)
+            .iter(|| async { bench.run_inline().await.expect("run") });
     });
     group.finish();
 }

@@ -109,6 +109,32 @@ impl NexwattBench {
         Ok(run)
     }
 
+    /// One run end to end on the calling task
+    /// ([`Engine::run_inline`](nexwatt_engine::Engine::run_inline)); checks
+    /// it completed.
+    pub async fn run_inline(&self) -> Result<Run, BenchError> {
+        let run = self
+            .engine
+            .run_inline(
+                self.workspace,
+                self.agent,
+                StartRun {
+                    mode: RunMode::Live,
+                    input: serde_json::Value::Null,
+                    actor: "bench".to_string(),
+                },
+            )
+            .await?;
+        if run.status != RunStatus::Completed {
+            return Err(BenchError::UnexpectedStatus {
+                run: run.id,
+                found: run.status.as_str(),
+                expected: RunStatus::Completed.as_str(),
+            });
+        }
+        Ok(run)
+    }
+
     /// One run end to end: start it, wait until it has completed.
     pub async fn run_to_completion(&self) -> Result<Run, BenchError> {
         let run = self.start().await?;

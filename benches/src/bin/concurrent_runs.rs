@@ -12,8 +12,11 @@
 //!   time, runs per second, and the process's peak and current resident
 //!   memory (`VmHWM`, `VmRSS` of `/proc/self/status`).
 //! - `idle`: the same chain with step 2 flagged, so every run stops at it in
-//!   `awaiting_review`; prints the resident-memory growth from just before
-//!   the first start to when all runs wait, divided by the number of runs.
+//!   `awaiting_review`; prints the heap bytes held (counted by an
+//!   instrumented global allocator) and the resident-memory growth, from
+//!   just before the first start to when all runs wait, divided by the
+//!   number of runs. The resident figure is higher: the allocator keeps
+//!   pages the finished drivers freed.
 //!   That figure includes everything a waiting run keeps in this process:
 //!   engine state, and with the memory backend also its stored records (the
 //!   run, the trigger's step record, the escalation, the audit events).
@@ -33,8 +36,24 @@
 //! Run it once per mode, each in its own process, so one measurement's
 //! allocations do not hide in the other's.
 
+use std::alloc::System;
 use std::sync::Arc;
 use std::time::Instant;
+
+use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+
+/// Counts every allocation: the heap bytes a waiting run holds, exactly,
+/// beside the resident-memory figures (which also keep what the allocator
+/// retains after the drivers freed it).
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// Bytes allocated and not freed so far (`bytes_allocated` and
+/// `bytes_deallocated` already count what reallocations grew and shrank).
+fn live_heap_bytes() -> i128 {
+    let stats = GLOBAL.stats();
+    stats.bytes_allocated as i128 - stats.bytes_deallocated as i128
+}
 
 use nexwatt_benches::memory::{self, MemoryUse};
 use nexwatt_benches::nexwatt::NexwattBench;
@@ -151,7 +170,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     };
     let flagged = (args.mode == Mode::Idle).then_some(2);
     let bench = NexwattBench::new(
-        storage,
+        Arc::clone(&storage),
         noop::chain(args.steps, flagged)?,
         EngineLimits::default(),
     )
@@ -167,6 +186,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
 
     let before = read_memory()?;
+    let heap_before = live_heap_bytes();
     let cpu_before = memory::cpu_time().unwrap_or_default();
     let started = Instant::now();
     let mut all_started = started.elapsed();
@@ -187,6 +207,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     let wall = started.elapsed();
     let after = read_memory()?;
+    let heap_after = live_heap_bytes();
+
     let cpu_after = memory::cpu_time().unwrap_or_default();
     let cpu_ms = cpu_after.run_ns.saturating_sub(cpu_before.run_ns) as f64 / 1e6;
     let wait_ms = cpu_after.wait_ns.saturating_sub(cpu_before.wait_ns) as f64 / 1e6;
@@ -247,11 +269,18 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 after.rss_kib as f64 / 1024.0,
                 after.peak_kib as f64 / 1024.0
             );
-            println!("  kib_per_idle_waiting_run={:.2}", delta as f64 / runs);
+            let held = (heap_after - heap_before) as f64 / 1024.0 / runs;
+            println!(
+                "  live_heap_kib_per_idle_waiting_run={held:.2} (heap bytes held, counted by the allocator)"
+            );
+            println!(
+                "  kib_per_idle_waiting_run={:.2} (resident growth: also what the allocator kept after the drivers freed it)",
+                delta as f64 / runs
+            );
             if let Some(stored) = stored {
                 println!(
                     "  of_which_stored_records_kib_per_run={stored:.2} engine_state_kib_per_run={:.2}",
-                    (delta as f64 / runs - stored).max(0.0)
+                    (held - stored).max(0.0)
                 );
             }
         }
@@ -261,6 +290,26 @@ async fn run(args: Args) -> Result<(), BoxError> {
         cpu_ms * 1e3 / runs
     );
     bench.engine.shutdown().await?;
+    if args.mode == Mode::Idle {
+        // What the engine itself held: the heap its drop frees (the
+        // storage lives on in `storage`).
+        let with_engine = live_heap_bytes();
+        drop(bench);
+        let engine_held = with_engine - live_heap_bytes();
+        println!(
+            "  engine_heap_kib_per_run={:.2} (freed by dropping the engine after the runs; storage kept)",
+            engine_held as f64 / 1024.0 / runs
+        );
+        let with_storage = live_heap_bytes();
+        drop(storage);
+        let storage_held = with_storage - live_heap_bytes();
+        println!(
+            "  storage_heap_kib_per_run={:.2} (freed by dropping the storage last)",
+            storage_held as f64 / 1024.0 / runs
+        );
+        return Ok(());
+    }
+    drop(storage);
     Ok(())
 }
 
@@ -273,10 +322,10 @@ enum Saved {
     Event(String),
 }
 
-/// The resident memory the stored records of the workspace take: every
-/// record is saved as JSON, then read back into a fresh memory storage one
-/// write at a time (as the engine writes them), and the growth of RSS
-/// measured, in KiB.
+/// The heap the stored records of the workspace take: every record is
+/// saved as JSON, then read back into a fresh memory storage one write at a
+/// time (as the engine writes them), and the heap bytes that storage holds
+/// counted, in KiB.
 async fn stored_records_kib(bench: &NexwattBench) -> Result<f64, BoxError> {
     use nexwatt_engine::storage::{
         EscalationFilter, EventFilter, PageRequest, RunFilter, Write, WriteBatch,
@@ -330,7 +379,7 @@ async fn stored_records_kib(bench: &NexwattBench) -> Result<f64, BoxError> {
         }
     }
     let copy = nexwatt_storage_memory::MemoryStorage::new();
-    let before = read_memory()?;
+    let before = live_heap_bytes();
     for record in &saved {
         let write = match record {
             Saved::Agent(json) => Write::CreateAgent(serde_json::from_str(json)?),
@@ -341,8 +390,8 @@ async fn stored_records_kib(bench: &NexwattBench) -> Result<f64, BoxError> {
         };
         copy.apply(WriteBatch::one(write)).await?;
     }
-    let after = read_memory()?;
+    let after = live_heap_bytes();
     drop(copy);
     drop(saved);
-    Ok(after.rss_kib.saturating_sub(before.rss_kib) as f64)
+    Ok((after - before) as f64 / 1024.0)
 }
