@@ -8,23 +8,40 @@
 //!
 //! ## Layout
 //!
-//! Everything lives in one sled tree (`nexwatt`). Every [`Storage::apply`]
-//! takes the store's write lock, checks the batch's preconditions (with
-//! the engine's shared [`plan_batch`]) and writes all of it as one atomic
-//! `sled::Batch`: sled recovers a batch whole or not at all after a crash,
-//! readers (who hold the read lock) never see half of one, and since
-//! sled's file lock keeps other processes out and the write lock other
-//! writers, the checks still hold when the batch lands. (A sled
-//! transaction would do the same job at about twice the cost: each of its
-//! writes reads the key first.) Open one database path once per process
-//! and share clones of the handle.
+//! Everything lives in one sled tree (`nexwatt`), but for the journal
+//! (below). Every [`Storage::apply`] takes the store's write lock, checks
+//! the batch's preconditions (with the engine's shared [`plan_batch`]) and
+//! writes it; readers (who hold the read lock) never see half of a batch,
+//! and since sled's file lock keeps other processes out and the write lock
+//! other writers, the checks still hold when the batch lands. Open one
+//! database path once per process and share clones of the handle.
+//!
+//! ### Atomic batches: the journal
+//!
+//! A batch's sled writes go first, together, into the journal, as the one
+//! key `last` of the tree `nexwatt-journal` (one sled insert, which sled
+//! recovers whole or not at all), then one by one into `nexwatt`. After a
+//! crash sled recovers a prefix of its log (it stops at the first torn
+//! write), so every batch before the one whose entry the journal holds is
+//! whole, and of that last batch a first part (maybe none, maybe all) is
+//! there: opening the database writes the entry again, as one atomic
+//! `sled::Batch` (rewriting a value it already holds changes nothing), and
+//! deletes it. If a write fails partway (a disk error), the store refuses
+//! every call until it is reopened.
+//!
+//! Why not a `sled::Batch` per write: sled 0.34 seals its write buffer
+//! before and after every batch, to bound where recovery may stop, which
+//! sends two buffer writes to its IO threads per batch, flush or not;
+//! with the journal, put + get of a run went from about 54 to 32 µs
+//! (`put_get_run/sled`). A sled transaction costs more still (each of its
+//! writes reads the key first, and it seals the buffer too).
 //!
 //! Keys start with a table byte; ids are their 16 big-endian ULID bytes,
 //! so keys sort like ids:
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `m` | `format` | layout version (`3`) |
+//! | `m` | `format` | layout version (`4`) |
 //! | `w` `k` `a` `r` `e` `v` | id | workspace, API key, agent, run, escalation, event (JSON) |
 //! | `h` | SHA-256 hex of a key secret | API key id |
 //! | `s` | run id ‖ step (u32 BE) | step record (JSON) |
@@ -34,9 +51,12 @@
 //! have no marker key of their own: they are read off the run index's
 //! status entries (`R ‖ workspace ‖ status mask ‖ queued/running ‖ id`),
 //! one seek per workspace that has runs, so a run write costs one sled key
-//! less. Layout 2 (which kept a `u ‖ run id` marker) is upgraded in place
-//! on open: the markers are deleted and the version set to 3, in one
-//! atomic batch.
+//! less.
+//!
+//! Older layouts are upgraded in place on open. Layout 3 wrote each batch
+//! as a `sled::Batch` and had no journal: the version is set to 4. Layout
+//! 2 also kept a `u ‖ run id` marker per unfinished run: the markers are
+//! deleted and the version set to 4, in one atomic batch.
 //!
 //! A list page is one range scan of the index (`workspace ‖ filter mask ‖
 //! run ‖ agent ‖ status ‖ id`) taking `limit + 1` keys, then one get per
@@ -74,6 +94,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
@@ -92,9 +113,14 @@ use tokio::runtime::RuntimeFlavor;
 
 const TREE: &str = "nexwatt";
 const FORMAT_KEY: &[u8] = b"mformat";
-const FORMAT: &[u8] = b"3";
-/// The previous layout, which [`SledStorage::open_blocking`] upgrades.
+const FORMAT: &[u8] = b"4";
+/// Layout 3 (batches as `sled::Batch`, no journal), upgraded on open.
+const FORMAT_V3: &[u8] = b"3";
+/// Layout 2 (unfinished-run markers), upgraded on open.
 const FORMAT_V2: &[u8] = b"2";
+/// The tree holding the last batch's journal entry.
+const JOURNAL_TREE: &str = "nexwatt-journal";
+const JOURNAL_KEY: &[u8] = b"last";
 
 /// [`SledConfig::segment_size`]'s default (sled's own is 512 KiB).
 const DEFAULT_SEGMENT_SIZE: usize = 8 * 1024 * 1024;
@@ -221,9 +247,11 @@ pub struct SledConfig {
     pub temporary: bool,
     /// The size of sled's log segments and write buffers, in bytes, for a
     /// database this creates: a power of two from 256 bytes to 16 MiB
-    /// (default 8 MiB). Bigger segments mean fewer buffer seals and segment
-    /// switches per write: a batch of five keys and a read took about
-    /// 80 µs with sled's own default of 512 KiB and 44 to 66 µs with 8 MiB.
+    /// (default 8 MiB). sled writes its log a buffer of this size at a
+    /// time and starts a new segment when one is full, so bigger segments
+    /// mean fewer buffer writes and segment switches: put + get of a run
+    /// took about 47 µs with sled's own default of 512 KiB and 38 µs with
+    /// 8 MiB (on a busy 2-core machine).
     /// sled records the size in the database and cannot open it with
     /// another, so an existing database always opens with the size it was
     /// created with, whatever this says.
@@ -255,13 +283,38 @@ impl SledConfig {
 /// lock).
 #[derive(Debug, Clone)]
 pub struct SledStorage {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     db: sled::Db,
     tree: sled::Tree,
+    /// The [`JOURNAL_KEY`] of the last batch (see the crate docs).
+    journal: sled::Tree,
     /// Writers hold it for writing while they check and apply a batch;
     /// readers of several keys hold it for reading.
-    lock: Arc<RwLock<()>>,
+    lock: RwLock<()>,
+    /// Set (under the write lock) when a batch failed after its journal
+    /// entry was written: the tree may hold part of it, so every later
+    /// call fails until a reopen finishes the batch from the journal.
+    torn: AtomicBool,
     /// [`SledConfig::block_in_place`].
     block_in_place: bool,
+}
+
+impl Inner {
+    /// Fails if a batch failed halfway (see [`Inner::torn`]).
+    fn check_whole(&self) -> Result<(), StorageError> {
+        if self.torn.load(Ordering::Acquire) {
+            Err(StorageError::new(
+                StorageErrorKind::Unavailable,
+                "a write to the sled database failed halfway; reopen the database to finish it",
+            ))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 impl SledStorage {
@@ -308,17 +361,24 @@ impl SledStorage {
                 .with_source(e)
             })?;
         let tree = db.open_tree(TREE).map_err(read_error)?;
+        let journal = db.open_tree(JOURNAL_TREE).map_err(read_error)?;
         match tree.get(FORMAT_KEY).map_err(read_error)? {
             None => {
                 tree.insert(FORMAT_KEY, FORMAT).map_err(write_error)?;
             }
-            Some(found) if found.as_ref() == FORMAT => {}
+            Some(found) if found.as_ref() == FORMAT => finish_last_batch(&tree, &journal)?,
+            Some(found) if found.as_ref() == FORMAT_V3 => {
+                // Layout 3 wrote batches with `sled::Batch`: nothing to
+                // finish, only the version to raise.
+                tree.insert(FORMAT_KEY, FORMAT).map_err(write_error)?;
+                tracing::info!("upgraded sled storage layout 3 -> 4");
+            }
             Some(found) if found.as_ref() == FORMAT_V2 => upgrade_v2(&tree)?,
             Some(found) => {
                 return Err(StorageError::new(
                     StorageErrorKind::Unavailable,
                     format!(
-                        "database at {} has layout version {:?}; this build reads versions 2 and 3",
+                        "database at {} has layout version {:?}; this build reads versions 2 to 4",
                         config.path.display(),
                         String::from_utf8_lossy(&found)
                     ),
@@ -327,10 +387,14 @@ impl SledStorage {
         }
         tracing::debug!(path = %config.path.display(), "opened sled storage");
         Ok(Self {
-            db,
-            tree,
-            lock: Arc::new(RwLock::new(())),
-            block_in_place: config.block_in_place,
+            inner: Arc::new(Inner {
+                db,
+                tree,
+                journal,
+                lock: RwLock::new(()),
+                torn: AtomicBool::new(false),
+                block_in_place: config.block_in_place,
+            }),
         })
     }
 
@@ -350,20 +414,20 @@ impl SledStorage {
     async fn blocking<T, F>(&self, f: F) -> Result<T, StorageError>
     where
         T: Send + 'static,
-        F: FnOnce(&Reader) -> Result<T, StorageError> + Send + 'static,
+        F: FnOnce(&Reader<'_>) -> Result<T, StorageError> + Send + 'static,
     {
-        let tree = self.tree.clone();
-        let lock = Arc::clone(&self.lock);
-        off_worker(self.block_in_place, move || {
-            let _guard = lock.read().map_err(|_| poisoned())?;
-            f(&Reader { tree })
+        let inner = Arc::clone(&self.inner);
+        off_worker(self.inner.block_in_place, move || {
+            let _guard = inner.lock.read().map_err(|_| poisoned())?;
+            inner.check_whole()?;
+            f(&Reader { tree: &inner.tree })
         })
         .await
     }
 
     /// [`Storage::apply`] on the calling thread (which it blocks).
     pub fn apply_blocking(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        apply_batch(&self.tree, &self.lock, batch)
+        apply_batch(&self.inner, batch)
     }
 }
 
@@ -461,7 +525,7 @@ impl BatchState for TreeState<'_> {
     }
 }
 
-fn reindex(batch: &mut sled::Batch, table: u8, old: &[IndexKey], new: &[IndexKey]) {
+fn reindex(batch: &mut Writes, table: u8, old: &[IndexKey], new: &[IndexKey]) {
     for key in old {
         if !new.contains(key) {
             batch.remove(index_key(table, key));
@@ -469,15 +533,15 @@ fn reindex(batch: &mut sled::Batch, table: u8, old: &[IndexKey], new: &[IndexKey
     }
     for key in new {
         if !old.contains(key) {
-            batch.insert(index_key(table, key), &[][..]);
+            batch.insert(index_key(table, key), Vec::new());
         }
     }
 }
 
-fn write_change(batch: &mut sled::Batch, change: &Change) -> Result<(), StorageError> {
+fn write_change(batch: &mut Writes, change: &Change) -> Result<(), StorageError> {
     match change {
         Change::Workspace(w) => {
-            batch.insert(&id_key(T_WORKSPACE, w.id.ulid().0)[..], encode(w)?);
+            batch.insert(id_key(T_WORKSPACE, w.id.ulid().0).to_vec(), encode(w)?);
         }
         Change::ApiKey { old, new } => {
             if let Some(old) = old {
@@ -485,21 +549,21 @@ fn write_change(batch: &mut sled::Batch, change: &Change) -> Result<(), StorageE
                     batch.remove(hash_key(&old.hash));
                 }
             }
-            batch.insert(hash_key(&new.hash), &new.id.to_bytes()[..]);
-            batch.insert(&id_key(T_API_KEY, new.id.ulid().0)[..], encode(new)?);
+            batch.insert(hash_key(&new.hash), new.id.to_bytes().to_vec());
+            batch.insert(id_key(T_API_KEY, new.id.ulid().0).to_vec(), encode(new)?);
         }
         Change::Agent { old, new } => {
             let old_keys = old.as_ref().map(backend::agent_entries).unwrap_or_default();
             reindex(batch, I_AGENT, &old_keys, &backend::agent_entries(new));
-            batch.insert(&id_key(T_AGENT, new.id.ulid().0)[..], encode(new)?);
+            batch.insert(id_key(T_AGENT, new.id.ulid().0).to_vec(), encode(new)?);
         }
         Change::Run { old, new } => {
             let old_keys = old.as_ref().map(backend::run_entries).unwrap_or_default();
             reindex(batch, I_RUN, &old_keys, &backend::run_entries(new));
-            batch.insert(&id_key(T_RUN, new.id.ulid().0)[..], encode(new)?);
+            batch.insert(id_key(T_RUN, new.id.ulid().0).to_vec(), encode(new)?);
         }
         Change::Step(s) => {
-            batch.insert(&step_key(s.run_id, s.step)[..], encode(s)?);
+            batch.insert(step_key(s.run_id, s.step).to_vec(), encode(s)?);
         }
         Change::Escalation { old, new } => {
             let old_keys = old
@@ -512,38 +576,161 @@ fn write_change(batch: &mut sled::Batch, change: &Change) -> Result<(), StorageE
                 &old_keys,
                 &backend::escalation_entries(new),
             );
-            batch.insert(&id_key(T_ESCALATION, new.id.ulid().0)[..], encode(new)?);
+            batch.insert(id_key(T_ESCALATION, new.id.ulid().0).to_vec(), encode(new)?);
         }
         Change::Event(e) => {
             reindex(batch, I_EVENT, &[], &backend::event_entries(e));
-            batch.insert(&id_key(T_EVENT, e.id.ulid().0)[..], encode(e)?);
+            batch.insert(id_key(T_EVENT, e.id.ulid().0).to_vec(), encode(e)?);
         }
     }
     Ok(())
 }
 
-/// Checks the batch and writes it as one atomic sled batch, under the
-/// store's write lock: no other write of this store runs in between (and
-/// sled's file lock keeps other processes out), so the checks still hold
-/// when the batch lands; readers, under the read lock, see all of it or
-/// none of it; and sled recovers a batch whole or not at all after a crash.
-fn apply_batch(
-    tree: &sled::Tree,
-    lock: &RwLock<()>,
-    batch: WriteBatch,
-) -> Result<(), StorageError> {
-    let _guard = lock.write().map_err(|_| poisoned())?;
+/// Checks the batch and writes it, under the store's write lock: no other
+/// write of this store runs in between (and sled's file lock keeps other
+/// processes out), so the checks still hold when the batch lands, and
+/// readers, under the read lock, see all of it or none of it. Its sled
+/// writes go first into the journal as one key, then one by one into the
+/// tree, so that a crash at any point leaves either the previous journal
+/// entry (and none of this batch) or this one, which the next open
+/// replays (see the crate docs).
+fn apply_batch(inner: &Inner, batch: WriteBatch) -> Result<(), StorageError> {
+    let _guard = inner.lock.write().map_err(|_| poisoned())?;
+    inner.check_whole()?;
+    let tree = &inner.tree;
     let changes = plan_batch(batch, &mut TreeState { tree })?;
-    let mut writes = sled::Batch::default();
+    let mut writes = Writes::default();
     for change in &changes {
         write_change(&mut writes, change)?;
     }
-    tree.apply_batch(writes).map_err(write_error)
+    if writes.ops.is_empty() {
+        return Ok(());
+    }
+    let journaled = inner
+        .journal
+        .insert(JOURNAL_KEY, writes.journal_entry())
+        .map_err(write_error)
+        .and_then(|_| writes.apply(tree));
+    if journaled.is_err() {
+        // The journal entry, and part of the batch, may be in the tree:
+        // refuse everything until a reopen replays or drops it.
+        inner.torn.store(true, Ordering::Release);
+        tracing::error!("a sled write failed halfway; the store refuses calls until reopened");
+    }
+    journaled
 }
 
-/// Upgrades a layout-2 database to layout 3: deletes the unfinished-run
-/// markers (layout 3 reads them off the status index) and sets the version,
-/// as one atomic batch.
+/// The sled writes of one batch, in order: `(key, Some(value))` inserts,
+/// `(key, None)` removes.
+#[derive(Default)]
+struct Writes {
+    ops: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+/// A journal entry that cannot be read back.
+fn corrupt_journal() -> StorageError {
+    StorageError::new(StorageErrorKind::Read, "the sled write journal is corrupt")
+}
+
+impl Writes {
+    fn insert(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push((key, Some(value)));
+    }
+
+    fn remove(&mut self, key: Vec<u8>) {
+        self.ops.push((key, None));
+    }
+
+    /// The journal entry: per write, a tag byte (`1` insert, `0` remove),
+    /// the key's length (u64 BE) and bytes, and for an insert the value's
+    /// length and bytes.
+    fn journal_entry(&self) -> Vec<u8> {
+        let len = self
+            .ops
+            .iter()
+            .map(|(k, v)| 17 + k.len() + v.as_ref().map_or(0, Vec::len))
+            .sum();
+        let mut out = Vec::with_capacity(len);
+        for (key, value) in &self.ops {
+            out.push(u8::from(value.is_some()));
+            out.extend_from_slice(&(key.len() as u64).to_be_bytes());
+            out.extend_from_slice(key);
+            if let Some(value) = value {
+                out.extend_from_slice(&(value.len() as u64).to_be_bytes());
+                out.extend_from_slice(value);
+            }
+        }
+        out
+    }
+
+    /// Reads a [`Writes::journal_entry`] back.
+    fn from_journal_entry(mut bytes: &[u8]) -> Result<Self, StorageError> {
+        fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], StorageError> {
+            if bytes.len() < n {
+                return Err(corrupt_journal());
+            }
+            let (head, tail) = bytes.split_at(n);
+            *bytes = tail;
+            Ok(head)
+        }
+        fn take_chunk(bytes: &mut &[u8]) -> Result<Vec<u8>, StorageError> {
+            let len: [u8; 8] = take(bytes, 8)?.try_into().map_err(|_| corrupt_journal())?;
+            let len = usize::try_from(u64::from_be_bytes(len)).map_err(|_| corrupt_journal())?;
+            take(bytes, len).map(<[u8]>::to_vec)
+        }
+        let mut writes = Writes::default();
+        while !bytes.is_empty() {
+            let tag = take(&mut bytes, 1)?;
+            let key = take_chunk(&mut bytes)?;
+            match tag {
+                [1] => writes.insert(key, take_chunk(&mut bytes)?),
+                [0] => writes.remove(key),
+                _ => return Err(corrupt_journal()),
+            }
+        }
+        Ok(writes)
+    }
+
+    /// Writes them to `tree` one by one.
+    fn apply(self, tree: &sled::Tree) -> Result<(), StorageError> {
+        for (key, value) in self.ops {
+            match value {
+                Some(value) => tree.insert(key, value),
+                None => tree.remove(key),
+            }
+            .map_err(write_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// On open: writes the last batch's journal entry (if any) into the tree
+/// as one atomic `sled::Batch`, then deletes it. The entry's writes may all
+/// be in the tree already (then this rewrites the same values) or only a
+/// first part of them (a crash mid-batch): either way the batch is whole
+/// afterwards. Replaying twice (a crash before the delete) is harmless.
+fn finish_last_batch(tree: &sled::Tree, journal: &sled::Tree) -> Result<(), StorageError> {
+    let Some(entry) = journal.get(JOURNAL_KEY).map_err(read_error)? else {
+        return Ok(());
+    };
+    let writes = Writes::from_journal_entry(&entry)?;
+    let n = writes.ops.len();
+    let mut batch = sled::Batch::default();
+    for (key, value) in writes.ops {
+        match value {
+            Some(value) => batch.insert(key, value),
+            None => batch.remove(key),
+        }
+    }
+    tree.apply_batch(batch).map_err(write_error)?;
+    journal.remove(JOURNAL_KEY).map_err(write_error)?;
+    tracing::debug!(writes = n, "replayed the last batch from the sled journal");
+    Ok(())
+}
+
+/// Upgrades a layout-2 database to layout 4: deletes the unfinished-run
+/// markers (layouts 3 and 4 read them off the status index) and sets the
+/// version, as one atomic batch (layout 2 had no journal either).
 fn upgrade_v2(tree: &sled::Tree) -> Result<(), StorageError> {
     let mut batch = sled::Batch::default();
     let mut markers = 0usize;
@@ -553,7 +740,7 @@ fn upgrade_v2(tree: &sled::Tree) -> Result<(), StorageError> {
     }
     batch.insert(FORMAT_KEY, FORMAT);
     tree.apply_batch(batch).map_err(write_error)?;
-    tracing::info!(markers, "upgraded sled storage layout 2 -> 3");
+    tracing::info!(markers, "upgraded sled storage layout 2 -> 4");
     Ok(())
 }
 
@@ -605,11 +792,11 @@ fn poisoned() -> StorageError {
 }
 
 /// Reads, under the read lock.
-struct Reader {
-    tree: sled::Tree,
+struct Reader<'a> {
+    tree: &'a sled::Tree,
 }
 
-impl Reader {
+impl Reader<'_> {
     fn record<T: DeserializeOwned>(
         &self,
         table: u8,
@@ -700,10 +887,9 @@ impl Reader {
 #[async_trait]
 impl Storage for SledStorage {
     async fn apply(&self, batch: WriteBatch) -> Result<(), StorageError> {
-        let tree = self.tree.clone();
-        let lock = Arc::clone(&self.lock);
-        off_worker(self.block_in_place, move || {
-            apply_batch(&tree, &lock, batch)
+        let inner = Arc::clone(&self.inner);
+        off_worker(self.inner.block_in_place, move || {
+            apply_batch(&inner, batch)
         })
         .await
     }
@@ -713,11 +899,10 @@ impl Storage for SledStorage {
         // 0.34's async flush can lose its wake-up and hang when it overlaps
         // concurrent batches (sled issues #1241, #1308, #1412). Keeping our
         // own writes out while it runs costs one fsync of write latency.
-        let db = self.db.clone();
-        let lock = Arc::clone(&self.lock);
-        off_worker(self.block_in_place, move || {
-            let _guard = lock.write().map_err(|_| poisoned())?;
-            db.flush().map(drop).map_err(write_error)
+        let inner = Arc::clone(&self.inner);
+        off_worker(self.inner.block_in_place, move || {
+            let _guard = inner.lock.write().map_err(|_| poisoned())?;
+            inner.db.flush().map(drop).map_err(write_error)
         })
         .await
     }
@@ -825,7 +1010,7 @@ impl Storage for SledStorage {
 
     async fn list_unfinished_runs(&self) -> Result<Vec<Run>, StorageError> {
         self.blocking(|r| {
-            let mut ids = unfinished_run_ids(&r.tree)?;
+            let mut ids = unfinished_run_ids(r.tree)?;
             ids.sort_unstable();
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
@@ -915,5 +1100,41 @@ impl Storage for SledStorage {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::Writes;
+    use proptest::prelude::*;
+
+    fn ops() -> impl Strategy<Value = Vec<(Vec<u8>, Option<Vec<u8>>)>> {
+        proptest::collection::vec(
+            (
+                proptest::collection::vec(any::<u8>(), 0..40),
+                proptest::option::of(proptest::collection::vec(any::<u8>(), 0..300)),
+            ),
+            0..12,
+        )
+    }
+
+    proptest! {
+        /// A journal entry reads back as the writes it was made of; a
+        /// cut-short one is an error or a shorter prefix of them (sled
+        /// stores the entry whole, so this is only about never panicking).
+        #[test]
+        fn journal_entries_round_trip(ops in ops(), cut in any::<prop::sample::Index>()) {
+            let entry = Writes { ops: ops.clone() }.journal_entry();
+            prop_assert_eq!(Writes::from_journal_entry(&entry).unwrap().ops, ops.clone());
+            if !entry.is_empty() {
+                let cut = cut.index(entry.len());
+                if let Ok(read) = Writes::from_journal_entry(&entry[..cut]) {
+                    prop_assert!(read.ops.len() < ops.len());
+                    prop_assert_eq!(&read.ops[..], &ops[..read.ops.len()]);
+                }
+            }
+        }
     }
 }
