@@ -195,9 +195,13 @@ fn hash_key(hash: &KeyHash) -> Vec<u8> {
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
-    serde_json::to_vec(value).map_err(|e| {
+    // Records are rarely under 512 bytes: start there rather than grow
+    // from serde_json's 128 twice.
+    let mut out = Vec::with_capacity(512);
+    serde_json::to_writer(&mut out, value).map_err(|e| {
         StorageError::new(StorageErrorKind::Write, "cannot encode a record").with_source(e)
-    })
+    })?;
+    Ok(out)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StorageError> {
@@ -599,7 +603,10 @@ fn apply_batch(inner: &Inner, batch: WriteBatch) -> Result<(), StorageError> {
     inner.check_whole()?;
     let tree = &inner.tree;
     let changes = plan_batch(batch, &mut TreeState { tree })?;
-    let mut writes = Writes::default();
+    // A record and its (up to four) index entries per change, mostly.
+    let mut writes = Writes {
+        ops: Vec::with_capacity(changes.len() * 5),
+    };
     for change in &changes {
         write_change(&mut writes, change)?;
     }
