@@ -188,9 +188,10 @@ pub(crate) struct Inner {
     /// Live driver tasks, counted until each has dropped its hold on the
     /// engine (so its storage is released when shutdown returns).
     pub(crate) tasks: Arc<DriverTasks>,
-    /// Agents runs started from, by id: a run start checks the stored
-    /// revision instead of copying the agent and its graph again.
-    pub(crate) agents: Mutex<HashMap<AgentId, Arc<Agent>>>,
+    /// Plans of the agents runs started from, by agent id: a run start
+    /// checks the stored revision instead of copying the agent and deriving
+    /// its plan again.
+    pub(crate) plans: Mutex<HashMap<AgentId, Arc<runner::Plan>>>,
     /// Set by [`Engine::shutdown`]: no new step starts.
     pub(crate) stopping: AtomicBool,
     /// Woken when shutdown starts.
@@ -212,39 +213,40 @@ impl Inner {
         self.stopping.load(Ordering::SeqCst)
     }
 
-    /// The most agents kept in [`Inner::agents`]; past it the cache starts
+    /// The most plans kept in [`Inner::plans`]; past it the cache starts
     /// over.
-    const CACHED_AGENTS: usize = 4096;
+    const CACHED_PLANS: usize = 4096;
 
-    /// Agent `id` of `ws` as stored now, shared: from the cache when its
-    /// stored revision has not moved.
-    pub(crate) async fn agent(
+    /// The plan of agent `id` of `ws` as stored now: from the cache when
+    /// the agent's stored revision has not moved.
+    pub(crate) async fn plan(
         &self,
         ws: WorkspaceId,
         id: AgentId,
-    ) -> Result<Arc<Agent>, EngineError> {
+    ) -> Result<Arc<runner::Plan>, EngineError> {
         let cached = self
-            .agents
+            .plans
             .lock()
             .ok()
-            .and_then(|agents| agents.get(&id).cloned())
-            .filter(|agent| agent.workspace == ws);
-        let fresh = match cached {
-            Some(agent) => match self
+            .and_then(|plans| plans.get(&id).cloned())
+            .filter(|plan| plan.workspace == ws);
+        let agent = match cached {
+            Some(plan) => match self
                 .storage
-                .get_agent_if_changed(ws, id, agent.revision)
+                .get_agent_if_changed(ws, id, plan.revision)
                 .await?
             {
-                None => return Ok(agent),
-                Some(changed) => Arc::new(changed),
+                None => return Ok(plan),
+                Some(changed) => changed,
             },
-            None => Arc::new(self.storage.get_agent(ws, id).await?),
+            None => self.storage.get_agent(ws, id).await?,
         };
-        if let Ok(mut agents) = self.agents.lock() {
-            if agents.len() >= Self::CACHED_AGENTS {
-                agents.clear();
+        let fresh = Arc::new(runner::Plan::new(agent, &self.catalog));
+        if let Ok(mut plans) = self.plans.lock() {
+            if plans.len() >= Self::CACHED_PLANS {
+                plans.clear();
             }
-            agents.insert(id, Arc::clone(&fresh));
+            plans.insert(id, Arc::clone(&fresh));
         }
         Ok(fresh)
     }
@@ -354,7 +356,7 @@ impl EngineBuilder {
             limits,
             host_rules: self.host_rules,
             drivers: Mutex::new(HashMap::new()),
-            agents: Mutex::new(HashMap::new()),
+            plans: Mutex::new(HashMap::new()),
             tasks: Arc::new(DriverTasks::default()),
             stopping: AtomicBool::new(false),
             stop_signal: Notify::new(),
@@ -602,11 +604,11 @@ impl Engine {
         ws: WorkspaceId,
         agent: AgentId,
         req: StartRun,
-    ) -> Result<(Run, Arc<Agent>), EngineError> {
+    ) -> Result<(Run, Arc<runner::Plan>), EngineError> {
         if self.inner.is_stopping() {
             return Err(EngineError::unavailable("the engine is shutting down"));
         }
-        let agent = self.inner.agent(ws, agent).await?;
+        let agent = self.inner.plan(ws, agent).await?;
         if req.mode == RunMode::Live && agent.status != AgentStatus::Active {
             return Err(EngineError::conflict(format!(
                 "agent_not_active: agent {} is {}; activate it to run live (test runs are allowed)",

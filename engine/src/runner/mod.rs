@@ -47,9 +47,7 @@ use crate::model::{
     Agent, Effect, Escalation, EscalationReason, EscalationStatus, Event, EventKind, Resolution,
     ResolutionAction, Run, RunMode, RunStatus, Step, StepError, StepRecord, StepStatus,
 };
-use crate::storage::{
-    EscalationFilter, PageRequest, StorageErrorKind, StorageExt, Write, WriteBatch,
-};
+use crate::storage::{EscalationFilter, PageRequest, StorageErrorKind, Write, WriteBatch};
 
 const ENGINE_ACTOR: &str = "engine";
 
@@ -88,11 +86,11 @@ struct Seed {
     workspace: WorkspaceId,
     run_id: RunId,
     run: Option<Run>,
-    agent: Option<Arc<Agent>>,
+    agent: Option<Arc<Plan>>,
 }
 
 /// Starts a driver for `run` unless one is active.
-pub(crate) fn start_driver(inner: &Arc<Inner>, run: Run, agent: Option<Arc<Agent>>) {
+pub(crate) fn start_driver(inner: &Arc<Inner>, run: Run, agent: Option<Arc<Plan>>) {
     let seed = Seed {
         workspace: run.workspace,
         run_id: run.id,
@@ -112,7 +110,7 @@ pub(crate) fn start_driver(inner: &Arc<Inner>, run: Run, agent: Option<Arc<Agent
 pub(crate) async fn drive_inline(
     inner: &Arc<Inner>,
     run: Run,
-    agent: Arc<Agent>,
+    agent: Arc<Plan>,
 ) -> Result<Run, EngineError> {
     let (workspace, run_id) = (run.workspace, run.id);
     let (tx, rx) = mpsc::unbounded_channel();
@@ -352,20 +350,53 @@ impl StepFacts {
     }
 }
 
+/// An agent as the runner uses it: with what it derives from the graph and
+/// the catalog, computed once per agent revision (the engine caches plans
+/// of the agents it starts runs of) instead of once per run.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    agent: Agent,
+    /// The direct predecessors of each step (index `n - 1`).
+    preds: Vec<Vec<u32>>,
+    /// What the catalog says of each step's operation (index `n - 1`).
+    facts: Vec<StepFacts>,
+}
+
+impl Plan {
+    /// Derives the plan of `agent`.
+    pub(crate) fn new(agent: Agent, catalog: &crate::connector::Catalog) -> Self {
+        let n = agent.graph.len() as u32;
+        let preds = (1..=n).map(|i| agent.graph.predecessors(i)).collect();
+        let facts = agent
+            .graph
+            .steps()
+            .map(|step| StepFacts::of(catalog, step))
+            .collect();
+        Self {
+            agent,
+            preds,
+            facts,
+        }
+    }
+}
+
+impl std::ops::Deref for Plan {
+    type Target = Agent;
+
+    fn deref(&self) -> &Agent {
+        &self.agent
+    }
+}
+
 struct Driver {
     inner: Arc<Inner>,
-    /// Per step (index `n - 1`): what the catalog says of its operation.
-    facts: Vec<StepFacts>,
     run: Run,
-    agent: Arc<Agent>,
+    agent: Arc<Plan>,
     /// One record per step (index `n - 1`).
     records: Vec<StepRecord>,
     /// The latest escalation of each step (index `n - 1`).
     /// Boxed: most steps never escalate.
     latest: Vec<Option<Box<Escalation>>>,
-    /// The direct predecessors of each step (index `n - 1`), computed once
-    /// per run.
-    preds: Vec<Vec<u32>>,
     /// How many records are done (succeeded or skipped).
     done: usize,
     /// Steps whose call is in flight (index `n - 1`).
@@ -396,7 +427,7 @@ impl Driver {
         };
         let agent = match seed.agent {
             Some(agent) => agent,
-            None => Arc::new(storage.get_agent(run.workspace, run.agent_id).await?),
+            None => inner.plan(run.workspace, run.agent_id).await?,
         };
         let n = agent.graph.len();
         let mut records: Vec<StepRecord> = (1..=n)
@@ -437,21 +468,11 @@ impl Driver {
                 }
             }
         }
-        let preds = (1..=n as u32)
-            .map(|i| agent.graph.predecessors(i))
-            .collect();
         let done = records.iter().filter(|r| r.status.is_done()).count();
-        let facts = agent
-            .graph
-            .steps()
-            .map(|step| StepFacts::of(&inner.catalog, step))
-            .collect();
         Ok(Self {
-            facts,
             inner,
             run,
             agent,
-            preds,
             done,
             records,
             latest,
@@ -465,6 +486,29 @@ impl Driver {
 
     fn record(&self, n: u32) -> Option<&StepRecord> {
         self.records.get((n as usize).wrapping_sub(1))
+    }
+
+    /// Takes step `n`'s record out to work on it (no copy); every path
+    /// puts it back with [`set_record`](Self::set_record) or
+    /// [`commit`](Self::commit), or the driver stops on an error (and the
+    /// run resumes from storage). Its slot keeps the status meanwhile, so
+    /// the done count stays right.
+    fn take_record(&mut self, n: u32) -> Option<StepRecord> {
+        let slot = self.records.get_mut((n as usize).wrapping_sub(1))?;
+        let standin = StepRecord {
+            workspace: slot.workspace,
+            run_id: slot.run_id,
+            step: slot.step,
+            status: slot.status,
+            attempts: slot.attempts,
+            input: Value::Null,
+            output: None,
+            error: None,
+            started_at: slot.started_at,
+            finished_at: slot.finished_at,
+            idempotency_key: String::new(),
+        };
+        Some(std::mem::replace(slot, standin))
     }
 
     /// Replaces step `record.step`'s record in memory, keeping the count
@@ -488,7 +532,8 @@ impl Driver {
 
     /// The direct predecessors of step `n`.
     fn predecessors(&self, n: u32) -> &[u32] {
-        self.preds
+        self.agent
+            .preds
             .get((n as usize).wrapping_sub(1))
             .map_or(&[], Vec::as_slice)
     }
@@ -505,7 +550,8 @@ impl Driver {
 
     /// What the catalog says of step `step`, looked up once per run.
     fn facts(&self, step: &Step) -> StepFacts {
-        self.facts
+        self.agent
+            .facts
             .get((step.step as usize).wrapping_sub(1))
             .copied()
             .unwrap_or_else(|| StepFacts::of(&self.inner.catalog, step))
@@ -757,7 +803,7 @@ impl Driver {
         let Some(step) = agent.graph.step(n) else {
             return Ok(());
         };
-        let Some(mut record) = self.record(n).cloned() else {
+        let Some(mut record) = self.take_record(n) else {
             return Ok(());
         };
         let now = self.inner.clock.now();
@@ -833,7 +879,7 @@ impl Driver {
         if step.is_core() {
             return self.run_core(n, step, record, now).await;
         }
-        self.call_connector(n, step, record).await
+        self.call_connector(n, step, record, now).await
     }
 
     /// Built-in operations other than triggers.
@@ -1033,6 +1079,7 @@ impl Driver {
         n: u32,
         step: &Step,
         mut record: StepRecord,
+        now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), EngineError> {
         let effect = self.effect(step);
         let mode = self.run.mode;
@@ -1067,7 +1114,6 @@ impl Driver {
             );
             return self.fail_now(record, "unknown_operation", why).await;
         }
-        let now = self.inner.clock.now();
         if record.status != StepStatus::Running {
             record.status.check_transition(StepStatus::Running)?;
         }
@@ -1097,8 +1143,10 @@ impl Driver {
         // with the same idempotency key, so its checkpoint is skipped and
         // its start events go out with its outcome.
         let checkpointed = effect == Effect::Write && !self.rerunnable(step);
+        let input = record.input.clone();
+        let ctx_base = (self.run.id, n, record.idempotency_key.clone(), mode);
         if checkpointed || self.run.status == RunStatus::Queued {
-            self.checkpoint(record.clone(), events, flush).await?;
+            self.checkpoint(record, events, flush).await?;
         } else {
             if flush {
                 self.inner.storage.flush().await?;
@@ -1107,13 +1155,11 @@ impl Driver {
             if let Some(slot) = self.deferred.get_mut(n as usize - 1) {
                 *slot = events;
             }
-            self.set_record(record.clone());
+            self.set_record(record);
         }
 
         let inner = Arc::clone(&self.inner);
         let operation = step.operation.clone();
-        let input = record.input.clone();
-        let ctx_base = (self.run.id, n, record.idempotency_key.clone(), mode);
         self.busy[n as usize - 1] = true;
         let mut call: BoxFuture<'static, Outcome> = Box::pin(async move {
             let (calls, result) =
@@ -1147,7 +1193,10 @@ impl Driver {
             return Ok(());
         };
         let agent = Arc::clone(&self.agent);
-        let (Some(step), Some(mut record)) = (agent.graph.step(n), self.record(n).cloned()) else {
+        let Some(step) = agent.graph.step(n) else {
+            return Ok(());
+        };
+        let Some(mut record) = self.take_record(n) else {
             return Ok(());
         };
         let now = self.inner.clock.now();
@@ -1312,7 +1361,8 @@ impl Driver {
         events: Vec<Event>,
         flush: bool,
     ) -> Result<(), EngineError> {
-        let now = self.inner.clock.now();
+        // The outcome's own time when it has one: one clock read per step.
+        let now = record.finished_at.unwrap_or_else(|| self.inner.clock.now());
         // The run is updated in place (no copy per step): a failed write
         // stops the driver, and the run resumes from storage.
         let was_done = self.record(record.step).is_some_and(|r| r.status.is_done());
@@ -1340,10 +1390,20 @@ impl Driver {
             let message = format!("run completed: {} steps", run.steps_completed);
             events.push(self.event(None, None, EventKind::RunCompleted, ENGINE_ACTOR, message));
         }
-        self.inner
-            .storage
-            .commit_step(&mut self.run, &record, escalation, &events)
-            .await?;
+        // What `StorageExt::commit_step` writes, with the events moved in
+        // rather than copied.
+        let mut batch =
+            WriteBatch::with_capacity(2 + usize::from(escalation.is_some()) + events.len());
+        batch.push(Write::UpdateRun(self.run.clone()));
+        batch.push(Write::PutStepRecord(record.clone()));
+        if let Some(escalation) = escalation {
+            batch.push(Write::CreateEscalation(escalation.clone()));
+        }
+        for event in events {
+            batch.push(Write::AppendEvent(event));
+        }
+        self.inner.storage.apply(batch).await?;
+        self.run.revision += 1;
         if flush {
             self.inner.storage.flush().await?;
             self.durable = true;
@@ -1681,7 +1741,7 @@ async fn call_with_retries(
     let limits = &inner.limits;
     let mut calls = 0;
     loop {
-        let permit = Arc::clone(&inner.step_permits).acquire_owned().await;
+        let permit = inner.step_permits.acquire().await;
         let now = tokio::time::Instant::now();
         // A huge timeout means "none": cap it instead of overflowing.
         let deadline = now
@@ -1697,9 +1757,12 @@ async fn call_with_retries(
             span,
         };
         calls += 1;
-        let result =
-            tokio::time::timeout_at(deadline, connector.execute(operation, input.clone(), &ctx))
-                .await;
+        let mut call = connector.execute(operation, input.clone(), &ctx);
+        // A call that answers on its first poll needs no timer.
+        let result = match std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx))).await {
+            Poll::Ready(answer) => Ok(answer),
+            Poll::Pending => tokio::time::timeout_at(deadline, call).await,
+        };
         drop(permit);
         match result {
             Err(_) => return (calls, Err(Failure::Timeout(limits.step_timeout))),

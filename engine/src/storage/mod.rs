@@ -200,7 +200,8 @@ pub trait StorageExt: Storage {
         escalation: Option<&Escalation>,
         events: &[Event],
     ) -> Result<(), StorageError> {
-        let mut batch = WriteBatch::default();
+        let mut batch =
+            WriteBatch::with_capacity(2 + usize::from(escalation.is_some()) + events.len());
         batch.push(Write::UpdateRun(run.clone()));
         batch.push(Write::PutStepRecord(record.clone()));
         if let Some(escalation) = escalation {

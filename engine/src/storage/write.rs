@@ -48,6 +48,13 @@ impl WriteBatch {
         }
     }
 
+    /// An empty batch with room for `capacity` writes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            writes: Vec::with_capacity(capacity),
+        }
+    }
+
     /// Adds a write.
     pub fn push(&mut self, write: Write) -> &mut Self {
         self.writes.push(write);
