@@ -12,7 +12,8 @@
 //! runtime (multi-threaded, two workers). Nexwatt is measured twice: the
 //! run driven on the caller's task (`nexwatt_memory`, `Engine::run_inline`)
 //! and started in the background then waited for
-//! (`nexwatt_memory_background`). `scripts/bench-engine.sh` prints
+//! (`nexwatt_memory_background`), on a memory store replaced (untimed)
+//! every 20 000 runs. `scripts/bench-engine.sh` prints
 //! Nexwatt's time as a ratio to each.
 
 // Benchmarks are test code: a failed setup or run must stop the benchmark.
@@ -20,14 +21,11 @@
 // `criterion_main!` generates an undocumented `main`.
 #![allow(missing_docs)]
 
-use std::sync::Arc;
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use nexwatt_benches::nexwatt::NexwattBench;
+use nexwatt_benches::nexwatt::{FreshMemoryBench, RunPath};
 use nexwatt_benches::noop;
 use nexwatt_benches::others::{acts::ActsBench, dagrs, duroxide::DuroxideBench};
 use nexwatt_engine::EngineLimits;
-use nexwatt_storage_memory::MemoryStorage;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -41,26 +39,38 @@ fn compare(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("five_step_chain");
 
-    let nexwatt = rt
-        .block_on(NexwattBench::new(
-            Arc::new(MemoryStorage::new()),
+    // The store is replaced, untimed, every 20 000 runs (see
+    // `FreshMemoryBench`): criterion's millions of runs would otherwise
+    // measure the first touch of gigabytes of fresh pages.
+    let nexwatt = tokio::sync::Mutex::new(
+        rt.block_on(FreshMemoryBench::new(
             noop::workflow().expect("workflow graph"),
             EngineLimits::default(),
+            20_000,
         ))
-        .expect("nexwatt setup");
-    rt.block_on(nexwatt.run_to_completion())
-        .expect("nexwatt run");
+        .expect("nexwatt setup"),
+    );
     // The run driven on the benchmark's task (`Engine::run_inline`), and
     // started in the background then waited for (`start_run` +
     // `wait_for_run`): the same commits, without and with the hand-off.
-    group.bench_function("nexwatt_memory", |b| {
-        b.to_async(&rt)
-            .iter(|| async { nexwatt.run_inline().await.expect("nexwatt run") });
-    });
-    group.bench_function("nexwatt_memory_background", |b| {
-        b.to_async(&rt)
-            .iter(|| async { nexwatt.run_to_completion().await.expect("nexwatt run") });
-    });
+    for (name, path) in [
+        ("nexwatt_memory", RunPath::Inline),
+        ("nexwatt_memory_background", RunPath::Background),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let nexwatt = &nexwatt;
+                async move {
+                    nexwatt
+                        .lock()
+                        .await
+                        .timed(iters, path)
+                        .await
+                        .expect("nexwatt runs")
+                }
+            });
+        });
+    }
 
     group.bench_function("dagrs", |b| {
         b.to_async(&rt).iter_batched(

@@ -7,7 +7,8 @@
 //! - `engine_overhead/memory/five_step_run`: the comparison's workflow
 //!   (five steps) end to end on the memory backend, started in the
 //!   background and waited for; `…/five_step_run_inline`: the same driven
-//!   on the benchmark's task (`Engine::run_inline`).
+//!   on the benchmark's task (`Engine::run_inline`). The store is replaced,
+//!   untimed, every 20 000 runs (`FreshMemoryBench`).
 //!
 //! Every iteration starts a live run through `Engine::start_run` and waits
 //! for it with `Engine::wait_for_run` (or runs it with `Engine::run_inline`);
@@ -22,7 +23,7 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use nexwatt_benches::nexwatt::NexwattBench;
+use nexwatt_benches::nexwatt::{FreshMemoryBench, NexwattBench, RunPath};
 use nexwatt_benches::noop;
 use nexwatt_engine::storage::Storage;
 use nexwatt_engine::EngineLimits;
@@ -30,6 +31,10 @@ use nexwatt_storage_sled::SledConfig;
 
 /// The long chain's length; the short one has the trigger only.
 const LONG: u32 = 101;
+
+/// Runs a memory store holds before the five-step benches swap in a fresh
+/// one, untimed (see `FreshMemoryBench`).
+const RUNS_PER_STORE: u64 = 20_000;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -84,23 +89,26 @@ fn engine_overhead(c: &mut Criterion) {
     });
 
     let mut group = c.benchmark_group("engine_overhead");
-    let bench = rt
-        .block_on(NexwattBench::new(
-            Arc::new(nexwatt_storage_memory::MemoryStorage::new()),
+    let fresh = tokio::sync::Mutex::new(
+        rt.block_on(FreshMemoryBench::new(
             noop::workflow().expect("workflow graph"),
             EngineLimits::default(),
+            RUNS_PER_STORE,
         ))
-        .expect("engine setup");
-    rt.block_on(bench.run_to_completion()).expect("warm-up run");
+        .expect("engine setup"),
+    );
     group.throughput(Throughput::Elements(u64::from(noop::WORKFLOW_STEPS)));
-    group.bench_function("memory/five_step_run", |b| {
-        b.to_async(&rt)
-            .iter(|| async { bench.run_to_completion().await.expect("run") });
-    });
-    group.bench_function("memory/five_step_run_inline", |b| {
-        b.to_async(&rt)
-            .iter(|| async { bench.run_inline().await.expect("run") });
-    });
+    for (name, path) in [
+        ("memory/five_step_run", RunPath::Background),
+        ("memory/five_step_run_inline", RunPath::Inline),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter_custom(|iters| {
+                let fresh = &fresh;
+                async move { fresh.lock().await.timed(iters, path).await.expect("runs") }
+            });
+        });
+    }
     group.finish();
 }
 

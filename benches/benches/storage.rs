@@ -72,7 +72,7 @@ fn put_get(c: &mut Criterion) {
     // and the figure would be the VM's first touch of fresh pages (~8 µs
     // per op past a million runs here), not the backend's work.
     const MEMORY_RUNS: u64 = 100_000;
-    let memory = std::cell::RefCell::new((MemoryStorage::new(), 0u64));
+    let memory = tokio::sync::Mutex::new((MemoryStorage::new(), 0u64));
     group.bench_function("memory", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let memory = &memory;
@@ -81,7 +81,7 @@ fn put_get(c: &mut Criterion) {
                 let mut timed = std::time::Duration::ZERO;
                 let mut left = iters;
                 while left > 0 {
-                    let (storage, held) = &mut *memory.borrow_mut();
+                    let (storage, held) = &mut *memory.lock().await;
                     if *held >= MEMORY_RUNS {
                         *storage = MemoryStorage::new();
                         *held = 0;
