@@ -265,6 +265,18 @@ pub(crate) async fn resolve(
 async fn driver_task(
     inner: Arc<Inner>,
     seed: Seed,
+    rx: mpsc::UnboundedReceiver<Command>,
+    settled: watch::Sender<Option<Run>>,
+) {
+    // The driver's state machine is over 4 KiB. Boxed, it is allocated
+    // when the task first runs: a spawned task still waiting for a worker
+    // (10 000 runs started at once, say) holds its arguments only.
+    Box::pin(drive_run(inner, seed, rx, settled)).await;
+}
+
+async fn drive_run(
+    inner: Arc<Inner>,
+    seed: Seed,
     mut rx: mpsc::UnboundedReceiver<Command>,
     settled: watch::Sender<Option<Run>>,
 ) {
@@ -1799,6 +1811,23 @@ pub(crate) fn backoff_delay(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// 10 000 runs started at once are 10 000 spawned tasks, most waiting
+    /// for a worker: each must hold little until it runs (the driver's own
+    /// state machine is over 4 KiB and is boxed on first poll).
+    #[test]
+    fn a_spawned_driver_task_is_small_until_it_runs() {
+        fn future_size<A, B, C, D, F: std::future::Future>(_: fn(A, B, C, D) -> F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let spawned = future_size(driver_task);
+        let boxed = future_size(drive_run);
+        assert!(spawned <= 512, "spawned driver future is {spawned} bytes");
+        assert!(
+            boxed > spawned,
+            "the boxed part ({boxed} bytes) holds the state"
+        );
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_honours_retry_after() {
