@@ -6,7 +6,7 @@
 //!
 //! Records live in hash maps by id. Lists page through secondary indexes:
 //! for every filter combination a record can match (an [`IndexKey`]
-//! prefix), a sorted set of ids ([`IdSet`]: sorted chunks, so the usual
+//! prefix), a sorted set of ids ([`IdIndex`]: sorted chunks, so the usual
 //! insert — a new id, larger than every stored one — is a push), so one
 //! page costs O(limit + log n)
 //! whatever the table's size.
@@ -26,7 +26,6 @@
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -35,51 +34,11 @@ use nexwatt_engine::model::{
     Agent, ApiKeyRecord, Escalation, Event, KeyHash, Run, RunStatus, StepRecord, Workspace,
 };
 use nexwatt_engine::storage::backend::{self, plan_batch, BatchState, Change, IndexKey};
+use nexwatt_engine::storage::id_index::{IdIndex, IdMap};
 use nexwatt_engine::storage::{
     AgentFilter, EscalationFilter, EventFilter, Page, PageRequest, RunFilter, Storage,
     StorageError, StorageErrorKind, WriteBatch,
 };
-
-/// A fast hasher for keys made of ULIDs (random in their low 80 bits):
-/// a folded 128-bit multiply per word instead of SipHash. Ids come from
-/// the engine's generator, not from clients, so there is no collision
-/// attack to defend against here.
-#[derive(Debug, Default, Clone, Copy)]
-struct IdHasher(u64);
-
-impl IdHasher {
-    #[inline]
-    fn mix(&mut self, word: u64) {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        let product = u128::from(self.0 ^ word).wrapping_mul(u128::from(K));
-        self.0 = (product as u64) ^ ((product >> 64) as u64);
-    }
-}
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.mix(u64::from_le_bytes(word));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.mix(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.mix(i);
-    }
-    fn write_u128(&mut self, i: u128) {
-        self.mix(i as u64);
-        self.mix((i >> 64) as u64);
-    }
-}
-
-type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// A record type with an id, a workspace and index entries.
 trait Record: Clone {
@@ -186,106 +145,6 @@ impl Record for Event {
     }
 }
 
-/// A sorted set of ids, kept as sorted chunks of at most
-/// [`IdSet::CHUNK`] ids (every id of a chunk below every id of the next).
-/// Ids come from a ULID generator that is monotonic in-process, so nearly
-/// every insert is larger than every stored id: a push onto the last chunk,
-/// where a `BTreeSet` walks and compares down every level. Other inserts
-/// and removals binary-search the chunks, then move at most one chunk's
-/// ids.
-#[derive(Debug, Default)]
-struct IdSet {
-    chunks: Vec<Vec<u128>>,
-}
-
-impl IdSet {
-    /// The most ids in one chunk; a fuller chunk splits in two.
-    const CHUNK: usize = 256;
-
-    /// The index of the chunk where `id` is or would go: the first whose
-    /// last id is at least `id` (or the last chunk).
-    fn chunk_for(&self, id: u128) -> usize {
-        let i = self
-            .chunks
-            .partition_point(|c| c.last().is_some_and(|last| *last < id));
-        i.min(self.chunks.len().saturating_sub(1))
-    }
-
-    /// Adds `id`; false if it was there.
-    fn insert(&mut self, id: u128) -> bool {
-        let Some(last) = self.chunks.last_mut() else {
-            // Exactly one slot each (`vec!` allocates what it holds): most
-            // sets (a run's escalations, its events) hold a few ids.
-            self.chunks.reserve_exact(1);
-            self.chunks.push(vec![id]);
-            return true;
-        };
-        if last.last().is_some_and(|l| *l < id) && last.len() < Self::CHUNK {
-            last.push(id);
-            return true;
-        }
-        let i = self.chunk_for(id);
-        let is_last = i + 1 == self.chunks.len();
-        let Some(chunk) = self.chunks.get_mut(i) else {
-            return false;
-        };
-        match chunk.binary_search(&id) {
-            Ok(_) => false,
-            Err(at) => {
-                chunk.insert(at, id);
-                if chunk.len() > Self::CHUNK {
-                    // A chunk that fills by pushes (the last one) splits
-                    // off only its newest id; others split in half.
-                    let keep = if is_last && at + 1 == chunk.len() {
-                        Self::CHUNK
-                    } else {
-                        chunk.len() / 2
-                    };
-                    let tail = chunk.split_off(keep);
-                    self.chunks.insert(i + 1, tail);
-                }
-                true
-            }
-        }
-    }
-
-    /// Removes `id`; false if it was not there.
-    fn remove(&mut self, id: u128) -> bool {
-        let i = self.chunk_for(id);
-        let Some(chunk) = self.chunks.get_mut(i) else {
-            return false;
-        };
-        match chunk.binary_search(&id) {
-            Ok(at) => {
-                chunk.remove(at);
-                if chunk.is_empty() {
-                    self.chunks.remove(i);
-                }
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
-    }
-
-    /// The ids from `low` (inclusive) on, in order.
-    fn iter_from(&self, low: u128) -> impl Iterator<Item = u128> + '_ {
-        let i = self.chunk_for(low);
-        let rest = self.chunks.get(i..).unwrap_or_default();
-        rest.iter().enumerate().flat_map(move |(n, chunk)| {
-            let start = if n == 0 {
-                chunk.partition_point(|id| *id < low)
-            } else {
-                0
-            };
-            chunk.get(start..).unwrap_or_default().iter().copied()
-        })
-    }
-}
-
 /// Records of one type by id, and their secondary index: for each index
 /// prefix (an [`IndexKey`] with id 0), the ids under it in order.
 #[derive(Debug)]
@@ -293,14 +152,14 @@ struct Table<T> {
     /// Boxed: a map of large inline values wastes its spare capacity
     /// (up to half the slots) at the records' full size.
     records: IdMap<u128, Box<T>>,
-    index: IdMap<IndexKey, IdSet>,
+    index: IdIndex,
 }
 
 impl<T> Default for Table<T> {
     fn default() -> Self {
         Self {
             records: IdMap::default(),
-            index: IdMap::default(),
+            index: IdIndex::default(),
         }
     }
 }
@@ -328,22 +187,7 @@ impl<T: Record> Table<T> {
         }
         let new_entries = new.entries();
         let old_entries = old.map(Record::entries).unwrap_or_default();
-        for key in &old_entries {
-            if !new_entries.contains(key) {
-                let prefix = key.with_id(0);
-                if let Some(ids) = self.index.get_mut(&prefix) {
-                    ids.remove(key.id);
-                    if ids.is_empty() {
-                        self.index.remove(&prefix);
-                    }
-                }
-            }
-        }
-        for key in new_entries {
-            if !old_entries.contains(&key) {
-                self.index.entry(key.with_id(0)).or_default().insert(key.id);
-            }
-        }
+        self.index.update(&old_entries, &new_entries);
         match self.records.get_mut(&new.id()) {
             Some(slot) => **slot = new,
             None => {
@@ -389,13 +233,12 @@ impl<T: Record> Table<T> {
             (scan, None)
         };
         let mut items = Vec::with_capacity(page.limit() + 1);
-        let Some(ids) = self.index.get(&scan.with_id(0)) else {
-            return Ok(Page {
-                items,
-                next_cursor: None,
-            });
+        let low = IndexKey { id: low.id, ..scan };
+        let high = IndexKey {
+            id: high.id,
+            ..scan
         };
-        for id in ids.iter_from(low.id).take_while(|id| *id <= high.id) {
+        for id in self.index.range(low, high) {
             if items.len() > page.limit() {
                 break;
             }
@@ -644,7 +487,7 @@ impl Storage for MemoryStorage {
         let mut ids: Vec<u128> = inner
             .runs
             .index
-            .iter()
+            .prefixes()
             .filter(|(prefix, _)| {
                 prefix.mask == backend::MASK_STATUS && unfinished.contains(&prefix.status)
             })
@@ -722,44 +565,5 @@ impl Storage for MemoryStorage {
             page,
             "event",
         )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    use proptest::prelude::*;
-
-    use super::IdSet;
-
-    proptest! {
-        /// Any sequence of inserts and removals leaves `IdSet` with the
-        /// same members, in the same order, as a `BTreeSet`, and reports
-        /// the same changes; `iter_from` agrees from any start.
-        #[test]
-        fn id_set_behaves_like_a_btree_set(
-            ops in proptest::collection::vec((any::<bool>(), 0u128..2_000, any::<bool>()), 0..3_000),
-            start in 0u128..2_100,
-        ) {
-            let mut set = IdSet::default();
-            let mut model = BTreeSet::new();
-            let mut next = 2_000u128;
-            for (insert, id, fresh) in ops {
-                if insert {
-                    // Mostly ever-larger ids, as the ULID generator makes.
-                    let id = if fresh { next += 1; next } else { id };
-                    prop_assert_eq!(set.insert(id), model.insert(id));
-                } else {
-                    prop_assert_eq!(set.remove(id), model.remove(&id));
-                }
-                prop_assert_eq!(set.is_empty(), model.is_empty());
-            }
-            prop_assert!(set.chunks.iter().all(|c| !c.is_empty() && c.len() <= IdSet::CHUNK));
-            let all: Vec<u128> = set.iter_from(0).collect();
-            prop_assert_eq!(all, model.iter().copied().collect::<Vec<_>>());
-            let from: Vec<u128> = set.iter_from(start).collect();
-            prop_assert_eq!(from, model.range(start..).copied().collect::<Vec<_>>());
-        }
     }
 }

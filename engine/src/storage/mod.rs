@@ -25,6 +25,7 @@
 
 pub mod backend;
 mod error;
+pub mod id_index;
 mod query;
 mod write;
 
