@@ -1,12 +1,14 @@
-//! Older layouts open under layout 4. A layout-2 database (which kept
+//! Older layouts open under layout 5. A layout-2 database (which kept
 //! `u ‖ run id` markers of unfinished runs): the markers are deleted, the
-//! version becomes 4, and the unfinished runs are still listed (from the
-//! status index). A layout-3 database (no journal): the version becomes 4
-//! and everything reads back.
+//! version becomes 5, and the unfinished runs are still listed (from the
+//! status index). A layout-3 database (no journal) and a layout-4 one
+//! (the run index in sled, `R ‖ …` keys): the run index keys are deleted
+//! (layout 5 keeps it in memory), the version becomes 5 and everything
+//! reads back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nexwatt_engine::model::RunStatus;
-use nexwatt_engine::storage::{Storage, StorageExt};
+use nexwatt_engine::model::{Run, RunStatus};
+use nexwatt_engine::storage::{PageRequest, RunFilter, Storage, StorageExt};
 use nexwatt_engine::testkit::fixtures;
 use nexwatt_storage_sled::{SledConfig, SledStorage};
 
@@ -17,6 +19,27 @@ fn raw_open(path: &std::path::Path) -> sled::Result<sled::Db> {
         .path(path)
         .segment_size(SledConfig::new(path).segment_size)
         .open()
+}
+
+/// Adds run index keys as layout 4 kept them (`R ‖ workspace ‖ mask ‖ id`
+/// for the workspace-wide entry; the other entries look alike).
+fn add_layout_4_run_index(tree: &sled::Tree, runs: &[&Run]) {
+    for run in runs {
+        let mut key = vec![b'R'];
+        key.extend_from_slice(&run.workspace.to_bytes());
+        key.push(0);
+        key.extend_from_slice(&run.id.to_bytes());
+        tree.insert(key, &[][..]).expect("index key");
+    }
+}
+
+/// The version, and whether any run index key is left.
+fn layout_of(path: &std::path::Path) -> (Vec<u8>, bool) {
+    let db = raw_open(path).expect("raw open");
+    let tree = db.open_tree("nexwatt").expect("tree");
+    let version = tree.get(b"mformat").unwrap().expect("version").to_vec();
+    let index_left = tree.scan_prefix([b'R']).next().is_some();
+    (version, index_left)
 }
 
 #[tokio::test]
@@ -49,6 +72,7 @@ async fn layout_2_is_upgraded_in_place() {
         let tree = db.open_tree("nexwatt").expect("tree");
         tree.insert(b"mformat", &b"2"[..]).expect("version");
         tree.insert(&marker[..], &[][..]).expect("marker");
+        add_layout_4_run_index(&tree, &[&queued, &done]);
         db.flush().expect("flush");
     }
     {
@@ -60,9 +84,9 @@ async fn layout_2_is_upgraded_in_place() {
         assert_eq!(storage.get_run(ws.id, done.id).await.unwrap(), done);
         storage.flush().await.expect("flush");
     }
+    assert_eq!(layout_of(&path), (b"5".to_vec(), false));
     let db = raw_open(&path).expect("raw open");
     let tree = db.open_tree("nexwatt").expect("tree");
-    assert_eq!(tree.get(b"mformat").unwrap().as_deref(), Some(&b"4"[..]));
     assert!(tree.get(&marker[..]).unwrap().is_none(), "marker deleted");
 }
 
@@ -87,6 +111,7 @@ async fn layout_3_is_upgraded_in_place() {
         assert!(db.drop_tree("nexwatt-journal").expect("drop journal"));
         let tree = db.open_tree("nexwatt").expect("tree");
         tree.insert(b"mformat", &b"3"[..]).expect("version");
+        add_layout_4_run_index(&tree, &[&queued]);
         db.flush().expect("flush");
     }
     {
@@ -104,9 +129,60 @@ async fn layout_3_is_upgraded_in_place() {
             .expect("a write after the upgrade");
         storage.flush().await.expect("flush");
     }
-    let db = raw_open(&path).expect("raw open");
-    let tree = db.open_tree("nexwatt").expect("tree");
-    assert_eq!(tree.get(b"mformat").unwrap().as_deref(), Some(&b"4"[..]));
+    assert_eq!(layout_of(&path), (b"5".to_vec(), false));
+}
+
+#[tokio::test]
+async fn layout_4_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let ws = fixtures::workspace();
+    let agent = fixtures::agent(ws.id);
+    let mut runs = Vec::new();
+    {
+        let storage = SledStorage::open(&path).await.expect("open");
+        storage.create_workspace(&ws).await.expect("workspace");
+        storage.create_agent(&agent).await.expect("agent");
+        for status in [RunStatus::Queued, RunStatus::Completed, RunStatus::Running] {
+            let mut run = fixtures::run(ws.id, agent.id);
+            run.status = status;
+            storage.create_run(&run).await.expect("run");
+            runs.push(run);
+        }
+        storage.flush().await.expect("flush");
+    }
+    // Turn it into what layout 4 wrote: version "4", the run index in sled
+    // (more keys than one upgrade chunk would be a slow test; a few show
+    // they go).
+    {
+        let db = raw_open(&path).expect("raw open");
+        let tree = db.open_tree("nexwatt").expect("tree");
+        tree.insert(b"mformat", &b"4"[..]).expect("version");
+        add_layout_4_run_index(&tree, &runs.iter().collect::<Vec<_>>());
+        db.flush().expect("flush");
+    }
+    {
+        let storage = SledStorage::open(&path).await.expect("upgrade");
+        let all = storage
+            .list_runs(ws.id, &RunFilter::default(), PageRequest::first())
+            .await
+            .unwrap();
+        assert_eq!(all.items, runs);
+        let running = RunFilter {
+            agent: Some(agent.id),
+            status: Some(RunStatus::Running),
+        };
+        let page = storage
+            .list_runs(ws.id, &running, PageRequest::first())
+            .await
+            .unwrap();
+        assert_eq!(page.items, vec![runs[2].clone()]);
+        assert_eq!(
+            storage.list_unfinished_runs().await.unwrap(),
+            vec![runs[0].clone(), runs[2].clone()]
+        );
+    }
+    assert_eq!(layout_of(&path), (b"5".to_vec(), false));
 }
 
 #[tokio::test]

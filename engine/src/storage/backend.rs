@@ -226,12 +226,23 @@ pub fn agent_entries(agent: &Agent) -> Vec<IndexKey> {
 
 /// The index entries of a run.
 pub fn run_entries(run: &Run) -> Vec<IndexKey> {
+    run_entries_of(run.workspace, run.id, run.agent_id, run.status)
+}
+
+/// The index entries of a run with these indexed fields (for backends
+/// that rebuild the index from part of each record).
+pub fn run_entries_of(
+    workspace: WorkspaceId,
+    id: RunId,
+    agent: AgentId,
+    status: RunStatus,
+) -> Vec<IndexKey> {
     entries(
-        run.workspace,
-        run.id.ulid().0,
-        Some(run_status_byte(run.status)),
+        workspace,
+        id.ulid().0,
+        Some(run_status_byte(status)),
         None,
-        Some(run.agent_id.ulid().0),
+        Some(agent.ulid().0),
     )
 }
 

@@ -65,7 +65,7 @@ impl Hasher for IdHasher {
 pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// A sorted set of ids, kept as sorted chunks of at most
-/// [`IdSet::CHUNK`] ids (every id of a chunk below every id of the next).
+/// 256 ids (every id of a chunk below every id of the next).
 /// Ids come from a ULID generator that is monotonic in-process, so nearly
 /// every insert is larger than every stored id: a push onto the last chunk,
 /// where a `BTreeSet` walks and compares down every level. Other inserts

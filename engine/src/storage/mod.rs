@@ -13,14 +13,14 @@
 //!   [`StorageErrorKind::Conflict`] and leaves the stored record untouched;
 //!   on success the stored revision is one more than the caller's;
 //! - a step record, the run it advances, a new escalation and its events are
-//!   one atomic write ([`Storage::commit_step`]);
-//! - lists page in id order by an opaque [`Cursor`], each page costing
+//!   one atomic write ([`StorageExt::commit_step`]);
+//! - lists page in id order by an opaque [`Cursor`](crate::id::Cursor), each page costing
 //!   O(limit); a malformed or foreign cursor is
 //!   [`StorageErrorKind::InvalidCursor`];
 //! - nothing of one workspace is visible through another: a get of another
 //!   workspace's id is [`StorageErrorKind::NotFound`].
 //!
-//! The conformance suite in [`testkit`](crate::testkit) (feature `testkit`)
+//! The conformance suite in `testkit` (feature `testkit`)
 //! checks all of this for any backend.
 
 pub mod backend;
