@@ -5,7 +5,9 @@
 //! - `put_get_run/sled`: the same on sled, no flush per write [≤ 30 µs];
 //! - `list_page_20/{backend}/{filter}/{n}`: one page of 20 runs from the
 //!   middle of a workspace of `n` = 1 000 and 100 000 runs, and the first
-//!   page filtered by agent and status [100 000 within 2× of 1 000].
+//!   page filtered by agent and status [100 000 within 2× of 1 000];
+//! - `open_sled/runs/{n}`: opening a sled database of `n` runs, which
+//!   builds the in-memory run index from the run records.
 //!
 //! `cargo bench -p nexwatt-benches --bench storage -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -192,5 +194,37 @@ fn list_pages(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, put_get, list_pages);
+/// Opening a sled database of `n` runs: sled's recovery, then the scan of
+/// the run records that builds the in-memory run index. Closing (sled's
+/// flush and thread joins) is left out of the time.
+fn reopen(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("open_sled");
+    group.sample_size(10);
+    for n in [1_000usize, 100_000] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = SledConfig::new(dir.path().join("db"));
+        config.flush_every_ms = None;
+        let data = std::cell::OnceCell::new();
+        group.bench_with_input(BenchmarkId::new("runs", n), &n, |b, _| {
+            data.get_or_init(|| {
+                let storage = SledStorage::open_blocking(&config).unwrap();
+                rt.block_on(populate(&storage, n));
+            });
+            b.iter_custom(|iters| {
+                let mut timed = std::time::Duration::ZERO;
+                for _ in 0..iters {
+                    let start = std::time::Instant::now();
+                    let storage = SledStorage::open_blocking(&config).unwrap();
+                    timed += start.elapsed();
+                    drop(storage);
+                }
+                timed
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, put_get, list_pages, reopen);
 criterion_main!(benches);
