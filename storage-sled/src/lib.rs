@@ -59,7 +59,7 @@
 //! per key written on a 2-core VM, so those entries would be most of a
 //! run write. Instead the run index lives in memory ([`IdIndex`], 16 bytes
 //! per entry: about 64 bytes per run, 64 MiB per million runs), built from
-//! the run records when the database opens (one scan of them, reading
+//! the run records when the database opens (one scan of them, keeping
 //! only the indexed fields) and updated under the write lock once a batch
 //! has landed. Writing a run is then one sled key: put + get of a run went
 //! from 37 to 13 µs (`put_get_run/sled`). Queued and running runs
@@ -70,9 +70,10 @@
 //! Older layouts are upgraded in place on open. Layout 4 kept the run index
 //! in sled (`R ‖ …` keys): they are deleted. Layout 3 also wrote each batch
 //! as a `sled::Batch` and had no journal. Layout 2 also kept a `u ‖ run id`
-//! marker per unfinished run: deleted too. The deletes go in chunks, then
-//! the version is set to 5; a crash partway leaves the old version and the
-//! next open finishes.
+//! marker per unfinished run: deleted too. The version is set to 5 first
+//! (an older build then refuses the database rather than trust a half
+//! deleted index), then the old keys go, in chunks; every open deletes
+//! any left by a crash.
 //!
 //! A list page is one range scan of the index (`workspace ‖ filter mask ‖
 //! run ‖ agent ‖ status ‖ id`, in sled or, for runs, in memory) taking
@@ -112,6 +113,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use nexwatt_engine::id::{AgentId, ApiKeyId, EscalationId, EventId, RunId, WorkspaceId};
@@ -288,6 +290,13 @@ pub struct SledConfig {
     /// it off to await the store inside a [`tokio::task::LocalSet`] on a
     /// multi-threaded runtime, where tokio forbids `block_in_place`.
     pub block_in_place: bool,
+    /// How long opening waits for the database's file lock while another
+    /// handle in this process still holds it (default 5 s). sled's IO
+    /// threads let go of a database a moment after its last handle drops
+    /// ([`SledStorage`]'s drop waits for that), and a raw `sled::Db` of
+    /// the same path may be closing. Another process holding the lock is
+    /// refused after the same wait. Zero: fail at once.
+    pub lock_wait: Duration,
 }
 
 impl SledConfig {
@@ -300,13 +309,16 @@ impl SledConfig {
             temporary: false,
             segment_size: DEFAULT_SEGMENT_SIZE,
             block_in_place: true,
+            lock_wait: Duration::from_secs(5),
         }
     }
 }
 
 /// A durable store in a sled database. Cheap to clone: clones share the
-/// database. Dropping the last clone closes it (and releases its file
-/// lock).
+/// database. Dropping the last clone closes it: when the drop returns, the
+/// database's file lock is free (the drop waits, up to a few seconds, for
+/// sled's IO threads to let go of it), so the same path opens again at
+/// once, in this process or another.
 #[derive(Debug, Clone)]
 pub struct SledStorage {
     inner: Arc<Inner>,
@@ -322,16 +334,61 @@ struct Inner {
     /// readers of several keys hold it for reading. It guards what the
     /// store keeps in memory.
     lock: RwLock<Memory>,
-    /// Set (under the write lock) when a batch failed after its journal
-    /// entry was written: the tree may hold part of it, so every later
-    /// call fails until a reopen finishes the batch from the journal.
+    /// Set (under the write lock) when a batch's sled writes failed: the
+    /// tree may hold part of it, so every later call fails until a reopen
+    /// finishes the batch from the journal (or finds it absent) and
+    /// rebuilds the run index.
     torn: AtomicBool,
     /// [`SledConfig::block_in_place`].
     block_in_place: bool,
+    /// Last, so it drops after the sled handles above.
+    _release: LockRelease,
+}
+
+/// Waits, when dropped, until the database's file lock is free: sled's IO
+/// threads hold the database a moment after its last handle drops.
+#[derive(Debug)]
+struct LockRelease {
+    /// The file sled locks; `None` for a temporary database (deleted).
+    lock_file: Option<PathBuf>,
+}
+
+/// The longest [`LockRelease`] waits.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+impl Drop for LockRelease {
+    fn drop(&mut self) {
+        let Some(path) = &self.lock_file else {
+            return;
+        };
+        let deadline = Instant::now() + RELEASE_WAIT;
+        let mut pause = Duration::from_micros(100);
+        loop {
+            let Ok(file) = std::fs::File::open(path) else {
+                return;
+            };
+            if fs2::FileExt::try_lock_exclusive(&file).is_ok() {
+                // Closing the file drops the lock.
+                return;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(path = %path.display(), "sled still holds the database lock after its last handle dropped");
+                return;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(10));
+        }
+    }
+}
+
+/// Whether sled failed to open because the database's file lock is held.
+fn lock_busy(e: &sled::Error) -> bool {
+    // sled 0.34 reports it as an `Other` IO error with this text.
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 /// What the store keeps in memory beside sled, under [`Inner::lock`].
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Memory {
     /// The run index (see the crate docs), built from the run records when
     /// the database opens.
@@ -340,6 +397,17 @@ struct Memory {
     /// it first, or a replay after a crash would write the older batch
     /// over it.
     journal_full: bool,
+}
+
+/// Counts only: the index of a large database is megabytes, and an engine
+/// (which prints its storage) may be logged with `?`.
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memory")
+            .field("run_index_prefixes", &self.runs.prefixes().count())
+            .field("journal_full", &self.journal_full)
+            .finish()
+    }
 }
 
 impl Inner {
@@ -385,20 +453,30 @@ impl SledStorage {
             }
             _ => config.segment_size,
         };
-        let db = sled::Config::new()
+        let sled_config = sled::Config::new()
             .path(&config.path)
             .segment_size(segment_size)
             .cache_capacity(config.cache_capacity)
             .flush_every_ms(config.flush_every_ms)
-            .temporary(config.temporary)
-            .open()
-            .map_err(|e| {
-                StorageError::new(
-                    StorageErrorKind::Unavailable,
-                    format!("cannot open sled database at {}", config.path.display()),
-                )
-                .with_source(e)
-            })?;
+            .temporary(config.temporary);
+        let deadline = Instant::now() + config.lock_wait;
+        let mut pause = Duration::from_micros(100);
+        let db = loop {
+            match sled_config.open() {
+                Ok(db) => break db,
+                Err(e) if lock_busy(&e) && Instant::now() < deadline => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                Err(e) => {
+                    return Err(StorageError::new(
+                        StorageErrorKind::Unavailable,
+                        format!("cannot open sled database at {}", config.path.display()),
+                    )
+                    .with_source(e))
+                }
+            }
+        };
         let tree = db.open_tree(TREE).map_err(read_error)?;
         let journal = db.open_tree(JOURNAL_TREE).map_err(read_error)?;
         match tree.get(FORMAT_KEY).map_err(read_error)? {
@@ -408,11 +486,11 @@ impl SledStorage {
             Some(found) if found.as_ref() == FORMAT => finish_last_batch(&tree, &journal)?,
             Some(found) if found.as_ref() == FORMAT_V4 => {
                 finish_last_batch(&tree, &journal)?;
-                upgrade(&tree, "4")?;
+                set_version(&tree, "4")?;
             }
             // Layouts 3 and 2 had no journal.
-            Some(found) if found.as_ref() == FORMAT_V3 => upgrade(&tree, "3")?,
-            Some(found) if found.as_ref() == FORMAT_V2 => upgrade(&tree, "2")?,
+            Some(found) if found.as_ref() == FORMAT_V3 => set_version(&tree, "3")?,
+            Some(found) if found.as_ref() == FORMAT_V2 => set_version(&tree, "2")?,
             Some(found) => {
                 return Err(StorageError::new(
                     StorageErrorKind::Unavailable,
@@ -424,6 +502,7 @@ impl SledStorage {
                 ))
             }
         }
+        drop_old_keys(&tree)?;
         let runs = run_index(&tree)?;
         tracing::debug!(path = %config.path.display(), "opened sled storage");
         Ok(Self {
@@ -436,6 +515,9 @@ impl SledStorage {
                     journal_full: false,
                 }),
                 torn: AtomicBool::new(false),
+                _release: LockRelease {
+                    lock_file: (!config.temporary).then(|| config.path.join("db")),
+                },
                 block_in_place: config.block_in_place,
             }),
         })
@@ -808,11 +890,20 @@ fn finish_last_batch(tree: &sled::Tree, journal: &sled::Tree) -> Result<(), Stor
 }
 
 /// Upgrades a layout 2, 3 or 4 database (journal already replayed) to
-/// layout 5: deletes layout 2's unfinished-run markers and layout 4's run
-/// index (kept in memory now), a chunk of keys per `sled::Batch`, then
-/// sets the version. A crash partway leaves the old version, and the next
-/// open deletes the rest.
-fn upgrade(tree: &sled::Tree, from: &str) -> Result<(), StorageError> {
+/// layout 5 by setting the version. First, so that an older build, should
+/// it be started again, refuses the database instead of trusting an index
+/// that [`drop_old_keys`] has half deleted.
+fn set_version(tree: &sled::Tree, from: &str) -> Result<(), StorageError> {
+    tree.insert(FORMAT_KEY, FORMAT).map_err(write_error)?;
+    tracing::info!("upgraded sled storage layout {from} -> 5");
+    Ok(())
+}
+
+/// Deletes what older layouts kept and layout 5 does not: layout 2's
+/// unfinished-run markers and layout 4's run index (in memory now), a
+/// chunk of keys per `sled::Batch`. Runs on every open: after a crash
+/// partway it finishes; otherwise it costs two seeks.
+fn drop_old_keys(tree: &sled::Tree) -> Result<(), StorageError> {
     let mut removed = 0usize;
     for table in [T_UNFINISHED_V2, I_RUN_V4] {
         loop {
@@ -833,8 +924,9 @@ fn upgrade(tree: &sled::Tree, from: &str) -> Result<(), StorageError> {
             tree.apply_batch(batch).map_err(write_error)?;
         }
     }
-    tree.insert(FORMAT_KEY, FORMAT).map_err(write_error)?;
-    tracing::info!(removed, "upgraded sled storage layout {from} -> 5");
+    if removed > 0 {
+        tracing::info!(removed, "deleted the keys of older sled storage layouts");
+    }
     Ok(())
 }
 
