@@ -1006,18 +1006,18 @@ impl Reader<'_> {
             .collect()
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn page<T: DeserializeOwned>(
+    /// The index range of `page` of the list `scan`: after the cursor's
+    /// record, which must be a `table` record of `workspace`. `None`: the
+    /// cursor is the largest id there is, nothing comes after it.
+    fn page_bounds<T: DeserializeOwned>(
         &self,
         table: u8,
-        index: u8,
         workspace: WorkspaceId,
         scan: IndexKey,
         page: PageRequest,
         what: &str,
-        id_of: impl Fn(&T) -> u128,
         workspace_of: impl Fn(&T) -> WorkspaceId,
-    ) -> Result<Page<T>, StorageError> {
+    ) -> Result<Option<(IndexKey, IndexKey)>, StorageError> {
         let after = match page.cursor() {
             None => None,
             Some(cursor) => {
@@ -1031,7 +1031,24 @@ impl Reader<'_> {
                 Some(id)
             }
         };
-        let Some((low, high)) = scan.range_after(after) else {
+        Ok(scan.range_after(after))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn page<T: DeserializeOwned>(
+        &self,
+        table: u8,
+        index: u8,
+        workspace: WorkspaceId,
+        scan: IndexKey,
+        page: PageRequest,
+        what: &str,
+        id_of: impl Fn(&T) -> u128,
+        workspace_of: impl Fn(&T) -> WorkspaceId,
+    ) -> Result<Page<T>, StorageError> {
+        let Some((low, high)) =
+            self.page_bounds(table, workspace, scan, page, what, workspace_of)?
+        else {
             return Ok(Page {
                 items: Vec::new(),
                 next_cursor: None,
@@ -1064,20 +1081,9 @@ impl Reader<'_> {
         scan: IndexKey,
         page: PageRequest,
     ) -> Result<Page<Run>, StorageError> {
-        let after = match page.cursor() {
-            None => None,
-            Some(cursor) => {
-                let id = backend::cursor_id(cursor);
-                if self
-                    .scoped::<Run>(T_RUN, workspace, id, "run", |r| r.workspace)?
-                    .is_none()
-                {
-                    return Err(backend::foreign_cursor(cursor, "run"));
-                }
-                Some(id)
-            }
-        };
-        let Some((low, high)) = scan.range_after(after) else {
+        let Some((low, high)) =
+            self.page_bounds(T_RUN, workspace, scan, page, "run", |r: &Run| r.workspace)?
+        else {
             return Ok(Page {
                 items: Vec::new(),
                 next_cursor: None,

@@ -13,31 +13,10 @@ use std::path::Path;
 use nexwatt_engine::model::{Run, RunStatus};
 use nexwatt_engine::storage::{PageRequest, RunFilter, Storage, StorageExt};
 use nexwatt_engine::testkit::fixtures;
-use nexwatt_storage_sled::{SledConfig, SledStorage};
+use nexwatt_storage_sled::SledStorage;
 
-/// Opens the database with raw sled, with the segment size `SledStorage`
-/// gives new databases (sled refuses any other).
-///
-/// A raw `sled::Db` dropped just before may still hold the file lock for a
-/// moment (sled's IO threads let go after the handle drops; `SledStorage`
-/// waits for that in its drop, raw sled does not): retried for up to 5 s.
-fn raw_open(path: &std::path::Path) -> sled::Result<sled::Db> {
-    let config = sled::Config::new()
-        .path(path)
-        .segment_size(SledConfig::new(path).segment_size);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match config.open() {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock")
-                    && std::time::Instant::now() < deadline =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            result => return result,
-        }
-    }
-}
+mod common;
+use common::raw_open;
 
 type Snapshot = BTreeMap<Vec<u8>, Vec<u8>>;
 
