@@ -3,8 +3,8 @@
 //! Every [`Storage`](crate::storage::Storage) backend must pass every case
 //! in [`cases`]: each is a `pub async fn(&dyn Storage)` that panics (like
 //! any test) when the backend breaks the contract. A backend runs them all,
-//! one `#[tokio::test]` each, with [`storage_conformance_tests!`]
-//! (crate::storage_conformance_tests):
+//! one `#[tokio::test]` each, with
+//! [`storage_conformance_tests!`](crate::storage_conformance_tests):
 //!
 //! ```ignore
 //! nexwatt_engine::storage_conformance_tests!(|| async { MemoryStorage::new() });
