@@ -7,7 +7,7 @@
 //! reads back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use nexwatt_engine::model::{Run, RunStatus};
+use nexwatt_engine::model::{Agent, Run, RunStatus, Workspace};
 use nexwatt_engine::storage::{PageRequest, RunFilter, Storage, StorageExt};
 use nexwatt_engine::testkit::fixtures;
 use nexwatt_storage_sled::{SledConfig, SledStorage};
@@ -36,24 +36,31 @@ fn layout_of(path: &std::path::Path) -> (Vec<u8>, bool) {
     (version, index_left)
 }
 
+/// A database at `path` holding a workspace, an agent and one run of it
+/// per status in `statuses`, written by this build and flushed.
+async fn seed(path: &std::path::Path, statuses: &[RunStatus]) -> (Workspace, Agent, Vec<Run>) {
+    let ws = fixtures::workspace();
+    let agent = fixtures::agent(ws.id);
+    let storage = SledStorage::open(path).await.expect("open");
+    storage.create_workspace(&ws).await.expect("workspace");
+    storage.create_agent(&agent).await.expect("agent");
+    let mut runs = Vec::new();
+    for status in statuses {
+        let mut run = fixtures::run(ws.id, agent.id);
+        run.status = *status;
+        storage.create_run(&run).await.expect("run");
+        runs.push(run);
+    }
+    storage.flush().await.expect("flush");
+    (ws, agent, runs)
+}
+
 #[tokio::test]
 async fn layout_2_is_upgraded_in_place() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let ws = fixtures::workspace();
-    let agent = fixtures::agent(ws.id);
-    let mut queued = fixtures::run(ws.id, agent.id);
-    queued.status = RunStatus::Queued;
-    let mut done = fixtures::run(ws.id, agent.id);
-    done.status = RunStatus::Completed;
-    {
-        let storage = SledStorage::open(&path).await.expect("open");
-        storage.create_workspace(&ws).await.expect("workspace");
-        storage.create_agent(&agent).await.expect("agent");
-        storage.create_run(&queued).await.expect("queued run");
-        storage.create_run(&done).await.expect("done run");
-        storage.flush().await.expect("flush");
-    }
+    let (ws, _, runs) = seed(&path, &[RunStatus::Queued, RunStatus::Completed]).await;
+    let (queued, done) = (runs[0].clone(), runs[1].clone());
     // Turn it into what layout 2 wrote: version "2" and a marker per
     // unfinished run.
     let marker = {
@@ -88,17 +95,8 @@ async fn layout_2_is_upgraded_in_place() {
 async fn layout_3_is_upgraded_in_place() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let ws = fixtures::workspace();
-    let agent = fixtures::agent(ws.id);
-    let mut queued = fixtures::run(ws.id, agent.id);
-    queued.status = RunStatus::Queued;
-    {
-        let storage = SledStorage::open(&path).await.expect("open");
-        storage.create_workspace(&ws).await.expect("workspace");
-        storage.create_agent(&agent).await.expect("agent");
-        storage.create_run(&queued).await.expect("run");
-        storage.flush().await.expect("flush");
-    }
+    let (ws, agent, runs) = seed(&path, &[RunStatus::Queued]).await;
+    let queued = runs[0].clone();
     // Turn it into what layout 3 wrote: version "3", no journal.
     {
         let db = raw_open(&path).expect("raw open");
@@ -130,21 +128,11 @@ async fn layout_3_is_upgraded_in_place() {
 async fn layout_4_is_upgraded_in_place() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let ws = fixtures::workspace();
-    let agent = fixtures::agent(ws.id);
-    let mut runs = Vec::new();
-    {
-        let storage = SledStorage::open(&path).await.expect("open");
-        storage.create_workspace(&ws).await.expect("workspace");
-        storage.create_agent(&agent).await.expect("agent");
-        for status in [RunStatus::Queued, RunStatus::Completed, RunStatus::Running] {
-            let mut run = fixtures::run(ws.id, agent.id);
-            run.status = status;
-            storage.create_run(&run).await.expect("run");
-            runs.push(run);
-        }
-        storage.flush().await.expect("flush");
-    }
+    let (ws, agent, runs) = seed(
+        &path,
+        &[RunStatus::Queued, RunStatus::Completed, RunStatus::Running],
+    )
+    .await;
     // Turn it into what layout 4 wrote: version "4", the run index in sled
     // (more keys than one upgrade chunk would be a slow test; a few show
     // they go).
@@ -201,17 +189,8 @@ async fn an_unknown_layout_is_refused() {
 async fn old_keys_left_at_layout_5_are_deleted_on_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let ws = fixtures::workspace();
-    let agent = fixtures::agent(ws.id);
-    let mut run = fixtures::run(ws.id, agent.id);
-    run.status = RunStatus::Running;
-    {
-        let storage = SledStorage::open(&path).await.expect("open");
-        storage.create_workspace(&ws).await.expect("workspace");
-        storage.create_agent(&agent).await.expect("agent");
-        storage.create_run(&run).await.expect("run");
-        storage.flush().await.expect("flush");
-    }
+    let (_, _, runs) = seed(&path, &[RunStatus::Running]).await;
+    let run = runs[0].clone();
     {
         let db = raw_open(&path).expect("raw open");
         let tree = db.open_tree("nexwatt").expect("tree");
